@@ -1,0 +1,282 @@
+"""From a question to a cited answer: retrieve → pick evidence sentences → prompt → verify the citations.
+
+Small models write slowly on a laptop CPU and forget citation markers, so:
+- only the few sentences of each paper that bear on the question are sent (not whole abstracts), and
+  papers far less relevant than the best are left out;
+- the system prompt never changes, so llama.cpp reuses its KV cache across questions;
+- after generation every marker is checked: one that points to no source is dropped, an answer sentence
+  without a marker is attributed to the source sentence it matches (small models copy), else flagged;
+- a question whose best evidence is too weak is declined without asking the model at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .text import split_sentences
+from .types import Answer, Citation, SearchHit
+
+log = logging.getLogger(__name__)
+
+DECLINE = "Cannot answer from the indexed papers."
+SYSTEM_PROMPT = (
+    "You answer questions about research papers using only the numbered sources given. "
+    "Write a short answer of one to three sentences. End every sentence with the number of the source it comes "
+    "from in square brackets, like [1] or [2]. If the sources do not contain the answer, reply exactly: "
+    f"{DECLINE}"
+)
+CHECK_PROMPT = (
+    "You check scientific claims against numbered sources. Reply with one verdict word first: SUPPORTS if the "
+    "sources show the claim is true, CONTRADICTS if they show it is false, NOT_ENOUGH_INFO if they do not say. "
+    "Then one sentence of explanation that ends with the source number in square brackets, like [1]."
+)
+MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;–-]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
+ATTRIBUTE_MIN_SIMILARITY = 0.55
+RELATIVE_GATE = 0.12  # papers whose best evidence is this much less similar than the best paper's are left out
+
+
+@dataclass
+class Source:
+    key: int
+    hit: SearchHit
+    sentences: list[str]
+    vectors: np.ndarray
+    relevance: float  # best cosine similarity of one of its sentences to the question
+    all_sentences: list[str] = field(default_factory=list)  # the title, then every sentence of the chunk
+
+
+def _markers(text: str) -> list[int]:
+    keys: list[int] = []
+    for group in MARKER.findall(text):
+        for number in re.findall(r"\d+", group):
+            keys.append(int(number))
+    return keys
+
+
+def condense(question: str, history: list[tuple[str, str]] | None) -> str:
+    """A follow-up ("and how fast is it?") is searched together with the question it follows."""
+    if not history:
+        return question
+    previous = history[-1][0]
+    return f"{previous} {question}"
+
+
+def select_evidence(qa, question: str, hits: list[SearchHit], per_paper: int) -> list[Source]:
+    """The sentences of each retrieved paper most similar to the question, best papers first.
+
+    The title is embedded with the sentences: it counts towards a paper's relevance and can be the
+    sentence an answer is attributed to, but only abstract sentences are sent as evidence.
+    """
+    if not hits:
+        return []
+    groups = [[hit.title, *(split_sentences(hit.text) or [hit.text])] for hit in hits]
+    vectors = qa.embedder.embed([question, *(s for group in groups for s in group)])
+    query, rows = vectors[0], vectors[1:]
+    sources: list[Source] = []
+    offset = 0
+    for hit, group in zip(hits, groups):
+        group_vectors = rows[offset : offset + len(group)]
+        offset += len(group)
+        similarity = group_vectors @ query
+        body = np.argsort(-similarity[1:])[:per_paper] + 1
+        sources.append(Source(0, hit, [group[i] for i in sorted(body)], group_vectors, float(similarity.max()), group))
+    sources.sort(key=lambda s: s.relevance, reverse=True)
+    top = sources[0].relevance
+    kept = [s for s in sources if s.relevance >= top - RELATIVE_GATE]
+    for key, source in enumerate(kept, 1):
+        source.key = key
+    return kept
+
+
+def render_sources(sources: list[Source]) -> str:
+    lines = []
+    for source in sources:
+        year = f" ({source.hit.year})" if source.hit.year else ""
+        lines.append(f"[{source.key}] {source.hit.title}{year}: {' '.join(source.sentences)}")
+    return "\n".join(lines)
+
+
+def build_messages(question: str, sources: list[Source], system: str = SYSTEM_PROMPT) -> list[dict[str, str]]:
+    user = f"Sources:\n{render_sources(sources)}\n\nQuestion: {question}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def verify_citations(qa, raw: str, sources: list[Source]) -> tuple[str, dict[int, list[str]], list[str]]:
+    """Drop markers that point to no source; attribute unmarked sentences; return text, support, uncited."""
+    by_key = {source.key: source for source in sources}
+    support: dict[int, list[str]] = {}
+    uncited: list[str] = []
+    sentences = split_sentences(strip_copied_headers(raw.strip(), sources))
+    unmarked = []
+    kept_sentences: list[tuple[str, list[int]]] = []
+    for sentence in sentences:
+        keys = [key for key in dict.fromkeys(_markers(sentence)) if key in by_key]
+        bare = MARKER.sub("", sentence).strip()
+        bare = re.sub(r"\s+([.,;:!?])", r"\1", bare)
+        if not re.search(r"\w", bare):  # a sentence that was only a marker belongs to the one before it
+            if kept_sentences and keys:
+                kept_sentences[-1][1].extend(k for k in keys if k not in kept_sentences[-1][1])
+            continue
+        kept_sentences.append((bare, keys))
+        if not keys:
+            unmarked.append(len(kept_sentences) - 1)
+    unmarked = [i for i in unmarked if not kept_sentences[i][1]]  # a marker-only sentence may have cited it since
+    if unmarked and sources:
+        vectors = qa.embedder.embed([kept_sentences[i][0] for i in unmarked])
+        for row, index in enumerate(unmarked):
+            best_key, best_sim = None, -1.0
+            for source in sources:
+                sim = float((source.vectors @ vectors[row]).max())
+                if sim > best_sim:
+                    best_key, best_sim = source.key, sim
+            if best_key is not None and best_sim >= ATTRIBUTE_MIN_SIMILARITY:
+                kept_sentences[index][1].append(best_key)
+            else:
+                uncited.append(kept_sentences[index][0])
+    parts = []
+    for bare, keys in kept_sentences:
+        keys = list(dict.fromkeys(keys))
+        for key in keys:
+            support.setdefault(key, []).append(_supporting_sentence(qa, bare, by_key[key]))
+        markers = "".join(f"[{key}]" for key in keys)
+        if markers and bare[-1:] in ".!?":
+            parts.append(f"{bare[:-1]} {markers}{bare[-1]}")
+        else:
+            parts.append(f"{bare} {markers}".strip())
+    return " ".join(parts), support, uncited
+
+
+def strip_copied_headers(raw: str, sources: list[Source]) -> str:
+    """Small models copy a source line whole ("[1] Title (2024): text"): keep the text, cite it at its end."""
+    for source in sources:
+        year = f" ({source.hit.year})" if source.hit.year else ""
+        header = re.compile(r"(?:\[\s*%d\s*\]\s*)?%s%s\s*:\s*" % (source.key, re.escape(source.hit.title), re.escape(year)))
+        match = header.search(raw)
+        while match:
+            rest = raw[match.end():]
+            end = re.search(r"[.!?](?=\s|$)", rest)
+            cut = end.start() if end else len(rest)
+            raw = raw[: match.start()] + rest[:cut] + f" [{source.key}]" + rest[cut:]
+            match = header.search(raw)
+    return raw
+
+
+def _supporting_sentence(qa, answer_sentence: str, source: Source) -> str:
+    """The sentence of the source's abstract most like the answer sentence."""
+    body, body_vectors = source.all_sentences[1:], source.vectors[1:]
+    if len(body) <= 1:
+        return body[0] if body else source.hit.title
+    vector = qa.embedder.embed([answer_sentence])[0]
+    return body[int(np.argmax(body_vectors @ vector))]
+
+
+def _declined(raw: str) -> bool:
+    return "cannot answer" in raw.lower() or "can't answer" in raw.lower()
+
+
+def answer_stream(qa, question: str, k=None, year_from=None, year_to=None, history=None,
+                  stop: threading.Event | None = None) -> Iterator[str | Answer]:
+    settings = qa.settings
+    started = time.perf_counter()
+    question = " ".join(question.split())
+    hits = qa.search(condense(question, history), k=k or settings.k, year_from=year_from, year_to=year_to)
+    sources = select_evidence(qa, question, hits, settings.evidence_sentences)
+    retrieve_ms = 1000 * (time.perf_counter() - started)
+    answer = Answer(question=question, text=DECLINE, answerable=False, contexts=hits,
+                    timings={"retrieve_ms": round(retrieve_ms, 1)})
+    if not sources or sources[0].relevance < settings.min_relevance:
+        answer.timings.update(ttft_ms=0.0, total_ms=round(1000 * (time.perf_counter() - started), 1))
+        yield DECLINE
+        yield answer
+        return
+
+    from .llm import Generation
+
+    generation = Generation()
+    messages = build_messages(question, sources)
+    with qa._lock:  # one LLM instance: questions queue here
+        llm = qa.llm
+        for piece in llm.stream_chat(messages, generation, max_tokens=settings.max_tokens, temperature=settings.temperature):
+            yield piece
+            if stop is not None and stop.is_set():
+                break
+    answer.raw_text = generation.text
+    answer.prompt_tokens, answer.completion_tokens = generation.prompt_tokens, generation.completion_tokens
+    if not _declined(generation.text) and generation.text.strip():
+        text, support, uncited = verify_citations(qa, generation.text, sources)
+        answer.text, answer.uncited_sentences = text, uncited
+        answer.answerable = bool(support)
+        by_key = {source.key: source for source in sources}
+        answer.citations = [
+            Citation(key, by_key[key].hit.paper_id, by_key[key].hit.title, by_key[key].hit.year,
+                     list(dict.fromkeys(sentences)), by_key[key].hit.score)
+            for key, sentences in sorted(support.items())
+        ]
+        if not answer.citations:
+            answer.text = DECLINE
+    answer.timings.update(
+        ttft_ms=round(retrieve_ms + generation.ttft_ms, 1),
+        llm_ttft_ms=round(generation.ttft_ms, 1),
+        total_ms=round(1000 * (time.perf_counter() - started), 1),
+        **{k2: round(v, 2) for k2, v in generation.timings.items()},
+    )
+    yield answer
+
+
+VERDICTS = {"SUPPORTS": "SUPPORTS", "SUPPORT": "SUPPORTS", "CONTRADICTS": "CONTRADICTS", "CONTRADICT": "CONTRADICTS",
+            "NOT_ENOUGH_INFO": "NOT ENOUGH INFO", "NOT ENOUGH INFO": "NOT ENOUGH INFO", "NEI": "NOT ENOUGH INFO"}
+
+
+def parse_verdict(raw: str) -> str:
+    head = raw.strip().upper().replace("*", "")
+    for word, verdict in VERDICTS.items():
+        if head.startswith(word):
+            return verdict
+    for word, verdict in VERDICTS.items():
+        if word in head:
+            return verdict
+    return "NOT ENOUGH INFO"
+
+
+def check_claim(qa, claim: str, k=None) -> Answer:
+    """Verdict on a claim against the retrieved evidence, with the cited papers."""
+    from .llm import Generation
+
+    settings = qa.settings
+    started = time.perf_counter()
+    claim = " ".join(claim.split())
+    hits = qa.search(claim, k=k or settings.k)
+    sources = select_evidence(qa, claim, hits, settings.evidence_sentences)
+    retrieve_ms = 1000 * (time.perf_counter() - started)
+    answer = Answer(question=claim, text="No indexed paper addresses this claim.", answerable=False,
+                    contexts=hits, verdict="NOT ENOUGH INFO", timings={"retrieve_ms": round(retrieve_ms, 1)})
+    if not sources or sources[0].relevance < settings.min_relevance:
+        answer.timings["total_ms"] = round(1000 * (time.perf_counter() - started), 1)
+        return answer
+    generation = Generation()
+    messages = [{"role": "system", "content": CHECK_PROMPT},
+                {"role": "user", "content": f"Sources:\n{render_sources(sources)}\n\nClaim: {claim}"}]
+    with qa._lock:
+        generation = qa.llm.chat(messages, max_tokens=96, temperature=0.0)
+    answer.raw_text = generation.text
+    answer.verdict = parse_verdict(generation.text)
+    answer.prompt_tokens, answer.completion_tokens = generation.prompt_tokens, generation.completion_tokens
+    explanation = re.sub(r"^\W*(SUPPORTS?|CONTRADICTS?|NOT[_ ]ENOUGH[_ ]INFO|NEI)\W*", "", generation.text.strip(), flags=re.I)
+    text, support, uncited = verify_citations(qa, explanation or generation.text, sources)
+    if not support and answer.verdict != "NOT ENOUGH INFO":
+        support = {sources[0].key: [sources[0].sentences[0]]}  # a verdict always names the evidence it rests on
+    by_key = {source.key: source for source in sources}
+    answer.citations = [Citation(key, by_key[key].hit.paper_id, by_key[key].hit.title, by_key[key].hit.year,
+                                 list(dict.fromkeys(s)), by_key[key].hit.score) for key, s in sorted(support.items())]
+    answer.answerable = answer.verdict != "NOT ENOUGH INFO"
+    answer.text = f"{answer.verdict}: {text}".strip()
+    answer.uncited_sentences = uncited
+    answer.timings.update(llm_ttft_ms=round(generation.ttft_ms, 1), total_ms=round(1000 * (time.perf_counter() - started), 1))
+    return answer

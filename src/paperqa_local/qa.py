@@ -1,0 +1,119 @@
+"""The public facade: `PaperQA` ingests, searches, answers and checks claims. The CLI and the UI only call this."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .config import Settings, load_settings
+from .embed import Embedder, get_embedder
+from .ingest import IngestReport, ingest_papers, ingest_paths
+from .retrieve import Retriever
+from .store import Store
+from .types import Answer, Paper, SearchHit
+
+log = logging.getLogger(__name__)
+
+
+class PaperQA:
+    """Ask questions over a local index of paper abstracts.
+
+    >>> qa = PaperQA(data_dir="~/papers-index")
+    >>> qa.ingest(["seeds/"])
+    >>> print(qa.ask("Which paper recommends mitigation actions for unhealthy cloud nodes?").text)
+    """
+
+    def __init__(self, data_dir: str | Path | None = None, settings: Settings | None = None, embedder: Embedder | None = None,
+                 llm=None, **overrides: Any):
+        if settings is None:
+            settings = load_settings(home=data_dir, **overrides)
+        elif data_dir is not None or overrides:
+            settings = settings.model_copy(update={"home": Path(data_dir) if data_dir else settings.home, **overrides})
+        self.settings = settings
+        self._embedder = embedder
+        self._llm = llm
+        self.store = Store(settings)
+        self.retriever = Retriever(settings, self.store, lambda: self.embedder)
+        self._lock = threading.Lock()  # one LLM instance: one generation at a time
+
+    # components, loaded on first use
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            s = self.settings
+            self._embedder = get_embedder(s.embedding_model, s.embed_device, s.embed_batch_size)
+        return self._embedder
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            from .llm import load_llm
+
+            self._llm = load_llm(self.settings)
+        return self._llm
+
+    def use_model(self, model: str) -> None:
+        """Switch the LLM (a preset, a file in models/, or a path); the old one is released."""
+        if model != self.settings.model:
+            self.settings = self.settings.model_copy(update={"model": model})
+            self._llm = None
+
+    # the index
+    def ingest(self, paths: list[str | Path] | str | Path, progress=None) -> IngestReport:
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        report = ingest_paths(paths, self.store, self.embedder, progress)
+        self.retriever.invalidate()
+        return report
+
+    def ingest_papers(self, papers: list[Paper], progress=None) -> IngestReport:
+        report = ingest_papers(papers, self.store, self.embedder, progress)
+        self.retriever.invalidate()
+        return report
+
+    def stats(self) -> dict[str, Any]:
+        stored = self.store.all(include_texts=False)
+        papers = {meta["paper_id"] for meta in stored.metadatas}
+        years: dict[int, int] = {}
+        seen: set[str] = set()
+        for meta in stored.metadatas:
+            if meta["paper_id"] not in seen:
+                seen.add(meta["paper_id"])
+                if meta.get("year"):
+                    years[meta["year"]] = years.get(meta["year"], 0) + 1
+        return {
+            "papers": len(papers),
+            "chunks": len(stored.ids),
+            "store": self.store.location(),
+            "collection": self.settings.collection,
+            "embedding_model": self.settings.embedding_model,
+            "papers_per_year": dict(sorted(years.items())),
+        }
+
+    def search(self, query: str, k: int | None = None, year_from: int | None = None, year_to: int | None = None,
+               mode: str | None = None) -> list[SearchHit]:
+        return self.retriever.search(query, k=k, year_from=year_from, year_to=year_to, mode=mode)
+
+    # answers
+    def ask(self, question: str, **options: Any) -> Answer:
+        answer = None
+        for event in self.stream(question, **options):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, k: int | None = None, year_from: int | None = None, year_to: int | None = None,
+               history: list[tuple[str, str]] | None = None, stop: threading.Event | None = None) -> Iterator[str | Answer]:
+        """Tokens of the answer as they are written, then the final `Answer`."""
+        from .answer import answer_stream
+
+        yield from answer_stream(self, question, k=k, year_from=year_from, year_to=year_to, history=history, stop=stop)
+
+    def check(self, claim: str, k: int | None = None) -> Answer:
+        """Verdict on a claim (SUPPORTS / CONTRADICTS / NOT ENOUGH INFO) with the cited papers."""
+        from .answer import check_claim
+
+        return check_claim(self, claim, k=k)
