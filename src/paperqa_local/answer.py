@@ -232,51 +232,84 @@ def answer_stream(qa, question: str, k=None, year_from=None, year_to=None, histo
 
 VERDICTS = {"SUPPORTS": "SUPPORTS", "SUPPORT": "SUPPORTS", "CONTRADICTS": "CONTRADICTS", "CONTRADICT": "CONTRADICTS",
             "NOT_ENOUGH_INFO": "NOT ENOUGH INFO", "NOT ENOUGH INFO": "NOT ENOUGH INFO", "NEI": "NOT ENOUGH INFO"}
+DECISIONS = {"YES": "yes", "NO": "no", "MAYBE": "maybe"}
+DECIDE_PROMPT = (
+    "You answer research questions from numbered sources. Reply with one word first: yes, no, or maybe "
+    "(maybe when the sources are inconclusive). Then one sentence of explanation that ends with the source "
+    "number in square brackets, like [1]."
+)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A question with a closed set of answers: the prompt, the labels and the answer when evidence is missing."""
+
+    system: str
+    labels: dict[str, str]
+    fallback: str
+    prompt_label: str
+
+
+CHECK = Judgement(CHECK_PROMPT, VERDICTS, "NOT ENOUGH INFO", "Claim")
+DECIDE = Judgement(DECIDE_PROMPT, DECISIONS, "maybe", "Question")
+
+
+def parse_label(raw: str, judgement: Judgement) -> str:
+    """The first label word the model wrote (its reply starts with it when it follows the prompt)."""
+    head = raw.strip().upper().replace("*", "")
+    for word, label in judgement.labels.items():
+        if head.startswith(word):
+            return label
+    found = [(head.find(word), label) for word, label in judgement.labels.items() if re.search(rf"\b{word}\b", head)]
+    return min(found)[1] if found else judgement.fallback
 
 
 def parse_verdict(raw: str) -> str:
-    head = raw.strip().upper().replace("*", "")
-    for word, verdict in VERDICTS.items():
-        if head.startswith(word):
-            return verdict
-    for word, verdict in VERDICTS.items():
-        if word in head:
-            return verdict
-    return "NOT ENOUGH INFO"
+    return parse_label(raw, CHECK)
 
 
-def check_claim(qa, claim: str, k=None) -> Answer:
-    """Verdict on a claim against the retrieved evidence, with the cited papers."""
+def judge(qa, text: str, judgement: Judgement, k=None) -> Answer:
+    """A label (verdict or yes/no/maybe) for `text` from the retrieved evidence, with the cited papers."""
     from .llm import Generation
 
     settings = qa.settings
     started = time.perf_counter()
-    claim = " ".join(claim.split())
-    hits = qa.search(claim, k=k or settings.k)
-    sources = select_evidence(qa, claim, hits, settings.evidence_sentences)
+    text = " ".join(text.split())
+    hits = qa.search(text, k=k or settings.k)
+    sources = select_evidence(qa, text, hits, settings.evidence_sentences)
     retrieve_ms = 1000 * (time.perf_counter() - started)
-    answer = Answer(question=claim, text="No indexed paper addresses this claim.", answerable=False,
-                    contexts=hits, verdict="NOT ENOUGH INFO", timings={"retrieve_ms": round(retrieve_ms, 1)})
+    answer = Answer(question=text, text=f"{judgement.fallback}: no indexed paper addresses this.", answerable=False,
+                    contexts=hits, verdict=judgement.fallback, timings={"retrieve_ms": round(retrieve_ms, 1)})
     if not sources or sources[0].relevance < settings.min_relevance:
         answer.timings["total_ms"] = round(1000 * (time.perf_counter() - started), 1)
         return answer
-    generation = Generation()
-    messages = [{"role": "system", "content": CHECK_PROMPT},
-                {"role": "user", "content": f"Sources:\n{render_sources(sources)}\n\nClaim: {claim}"}]
+    messages = [{"role": "system", "content": judgement.system},
+                {"role": "user", "content": f"Sources:\n{render_sources(sources)}\n\n{judgement.prompt_label}: {text}"}]
     with qa._lock:
-        generation = qa.llm.chat(messages, max_tokens=96, temperature=0.0)
+        generation: Generation = qa.llm.chat(messages, max_tokens=96, temperature=0.0)
     answer.raw_text = generation.text
-    answer.verdict = parse_verdict(generation.text)
+    answer.verdict = parse_label(generation.text, judgement)
     answer.prompt_tokens, answer.completion_tokens = generation.prompt_tokens, generation.completion_tokens
-    explanation = re.sub(r"^\W*(SUPPORTS?|CONTRADICTS?|NOT[_ ]ENOUGH[_ ]INFO|NEI)\W*", "", generation.text.strip(), flags=re.I)
-    text, support, uncited = verify_citations(qa, explanation or generation.text, sources)
-    if not support and answer.verdict != "NOT ENOUGH INFO":
-        support = {sources[0].key: [sources[0].sentences[0]]}  # a verdict always names the evidence it rests on
+    words = "|".join(re.escape(w).replace("_", "[_ ]") for w in judgement.labels)
+    explanation = re.sub(rf"^\W*({words})\b\W*", "", generation.text.strip(), flags=re.I)
+    cited_text, support, uncited = verify_citations(qa, explanation or generation.text, sources)
+    if not support:  # the explanation cited nothing usable: the verdict rests on the best evidence sentence
+        support = {sources[0].key: [sources[0].sentences[0]]}
     by_key = {source.key: source for source in sources}
     answer.citations = [Citation(key, by_key[key].hit.paper_id, by_key[key].hit.title, by_key[key].hit.year,
                                  list(dict.fromkeys(s)), by_key[key].hit.score) for key, s in sorted(support.items())]
     answer.answerable = answer.verdict != "NOT ENOUGH INFO"
-    answer.text = f"{answer.verdict}: {text}".strip()
+    answer.text = f"{answer.verdict}: {cited_text}".strip()
     answer.uncited_sentences = uncited
     answer.timings.update(llm_ttft_ms=round(generation.ttft_ms, 1), total_ms=round(1000 * (time.perf_counter() - started), 1))
     return answer
+
+
+def check_claim(qa, claim: str, k=None) -> Answer:
+    """SUPPORTS / CONTRADICTS / NOT ENOUGH INFO for a claim, with the cited papers and evidence sentences."""
+    return judge(qa, claim, CHECK, k)
+
+
+def decide(qa, question: str, k=None) -> Answer:
+    """yes / no / maybe for a research question (PubMedQA style), with the cited papers."""
+    return judge(qa, question, DECIDE, k)

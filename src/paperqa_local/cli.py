@@ -219,7 +219,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from .eval.retrieval import run_retrieval_eval
         from .qa import PaperQA
 
-        data_dir = args.data_dir or str(Path(args.beir).resolve().parent / ".paperqa-eval")
+        from .config import default_home
+
+        data_dir = args.data_dir or str(default_home() / "eval")
         qa = PaperQA(data_dir=data_dir, collection=f"beir-{Path(args.beir).resolve().name}")
         result = run_retrieval_eval(qa, Path(args.beir), args.split, args.mode, args.limit)
     else:

@@ -117,3 +117,9 @@ class PaperQA:
         from .answer import check_claim
 
         return check_claim(self, claim, k=k)
+
+    def decide(self, question: str, k: int | None = None) -> Answer:
+        """yes / no / maybe for a research question, with the cited papers (PubMedQA style)."""
+        from .answer import decide
+
+        return decide(self, question, k=k)
