@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if args.verbose < 2:
-        for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3"):
+        for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3", "bm25s"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return args.func(args)

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     k: int = Field(default=5, ge=1, le=100, description="Papers returned by search and used as sources for answers.")
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(default="hybrid", description="Keyword (BM25), dense, or both fused.")
     candidates: int = Field(default=100, ge=10, description="Chunks each retriever hands to fusion.")
-    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="Weight of the dense scores in hybrid fusion (keyword gets the rest).")
+    dense_weight: float = Field(default=0.4, ge=0.0, le=1.0, description="Weight of the dense scores in hybrid fusion (keyword gets the rest).")
 
     model: str = Field(default="default", description="LLM: a preset (default, fast), a file name in models_dir, or a path to a GGUF.")
     models_dir: Path = Field(default_factory=default_models_dir, description="Where GGUF models live.")
