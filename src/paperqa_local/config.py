@@ -24,8 +24,9 @@ def default_home() -> Path:
 
 def default_models_dir() -> Path:
     """The checkout's `models/` when running from one, else `models/` in the data directory."""
-    bundled = PROJECT_ROOT / "models"
-    return bundled if bundled.is_dir() else default_home() / "models"
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / "models"
+    return default_home() / "models"
 
 
 def physical_cores() -> int:

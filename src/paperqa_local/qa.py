@@ -55,6 +55,20 @@ class PaperQA:
             self._llm = load_llm(self.settings)
         return self._llm
 
+    def check_model(self) -> None:
+        """Fail now, with the fix, when the configured model file is missing, even if this question would be
+        declined without it."""
+        if self._llm is None:
+            from .models import resolve
+
+            resolve(self.settings.model, self.settings.models_dir)
+
+    def warm_up(self) -> None:
+        """Load the embedder, the keyword index and the LLM now, so the first question does not wait for them."""
+        self.search("warm up", k=1)
+        with self._lock:
+            self.llm
+
     def use_model(self, model: str) -> None:
         """Switch the LLM (a preset, a file in models/, or a path); the old one is released."""
         if model != self.settings.model:
@@ -110,16 +124,19 @@ class PaperQA:
         """Tokens of the answer as they are written, then the final `Answer`."""
         from .answer import answer_stream
 
+        self.check_model()
         yield from answer_stream(self, question, k=k, year_from=year_from, year_to=year_to, history=history, stop=stop)
 
     def check(self, claim: str, k: int | None = None) -> Answer:
         """Verdict on a claim (SUPPORTS / CONTRADICTS / NOT ENOUGH INFO) with the cited papers."""
         from .answer import check_claim
 
+        self.check_model()
         return check_claim(self, claim, k=k)
 
     def decide(self, question: str, k: int | None = None) -> Answer:
         """yes / no / maybe for a research question, with the cited papers (PubMedQA style)."""
         from .answer import decide
 
+        self.check_model()
         return decide(self, question, k=k)
