@@ -71,15 +71,19 @@ class LlamaCppLLM(LLM):
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"llama.cpp could not load {path}: {exc} — is it a complete GGUF? Re-run `paperqa-local models pull`") from exc
         self.n_ctx = n_ctx
+        self._formatter = None
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text.encode(), add_bos=False, special=True))
 
     def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None):
+        if temperature == 0:
+            yield from self._greedy(messages, generation, max_tokens, stop or [])
+            return
         started = time.perf_counter()
         stream = self.model.create_chat_completion(
             messages=messages, stream=True, max_tokens=max_tokens, temperature=temperature,
-            top_k=1 if temperature == 0 else 40, repeat_penalty=1.0, stop=stop or [],
+            top_k=40, repeat_penalty=1.0, stop=stop or [],
         )
         first = None
         for chunk in stream:
@@ -102,8 +106,96 @@ class LlamaCppLLM(LLM):
         if first is not None and generation.completion_tokens > 1:
             generation.timings["decode_tokens_per_s"] = (generation.completion_tokens - 1) / max(ended - first, 1e-9)
 
+    def _greedy(self, messages, generation, max_tokens, stop):
+        """Greedy decoding straight on llama.cpp: the template rendered once, then eval + argmax per token.
+
+        `create_chat_completion` re-detokenizes, re-checks stops over the whole text and builds a dict per token;
+        here a token costs one `eval`, one argmax over the logits and one incremental detokenization, so the
+        pipeline decodes at llama.cpp's own speed. The KV cache of the longest shared prefix is kept.
+        """
+        import codecs
+
+        import llama_cpp
+        import numpy as np
+
+        started = time.perf_counter()
+        model = self.model
+        tokens = self._render(messages)
+        if len(tokens) + 1 >= self.n_ctx:
+            raise ModelError(f"the prompt is {len(tokens)} tokens, more than the context of {self.n_ctx} — "
+                             "lower `evidence_sentences` or `k`, or raise `n_ctx`")
+        kept = 0
+        cached = model.input_ids[: model.n_tokens]
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            kept += 1
+        kept = min(kept, len(tokens) - 1)  # evaluate at least one token, for its logits
+        model.n_tokens = kept
+        model.eval(tokens[kept:])
+        generation.prompt_tokens = len(tokens)
+        generation.timings["prompt_tokens_reused"] = kept
+
+        vocab, ctx, n_vocab = model._model.vocab, model._ctx.ctx, model.n_vocab()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = [s for s in stop if s]
+        pending, first_token, first_text, generated = "", None, None, 0
+        generation.finish_reason = "length"
+        while generated < max_tokens and model.n_tokens < self.n_ctx:
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,))
+            token = int(logits.argmax())
+            generated += 1
+            first_token = first_token or time.perf_counter()
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                generation.finish_reason = "stop"
+                break
+            pending += decoder.decode(model.detokenize([token]))
+            cut = min((i for i in (pending.find(s) for s in stops) if i >= 0), default=-1)
+            if cut >= 0:
+                pending = pending[:cut]
+                generation.finish_reason = "stop"
+            emit = len(pending) if cut >= 0 else len(pending) - _held_back(pending, stops)
+            if emit > 0:
+                piece, pending = pending[:emit], pending[emit:]
+                if first_text is None:
+                    first_text = time.perf_counter()
+                    generation.ttft_ms = 1000 * (first_text - started)
+                generation.text += piece
+                yield piece
+            if cut >= 0:
+                break
+            model.eval([token])
+        if pending and generation.finish_reason != "stop":
+            generation.text += pending
+            yield pending
+        ended = time.perf_counter()
+        generation.total_ms = 1000 * (ended - started)
+        generation.completion_tokens = generated
+        if first_token is not None and generated > 1:
+            generation.timings["decode_tokens_per_s"] = (generated - 1) / max(ended - first_token, 1e-9)
+
+    def _render(self, messages) -> list[int]:
+        """The chat template of the GGUF, rendered and tokenized as llama-cpp-python's chat handler does."""
+        if self._formatter is None:
+            from llama_cpp import llama_chat_format
+
+            model = self.model
+            template = model.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise ModelError(f"{self.path.name} has no chat template in its metadata — use an instruct/chat GGUF")
+            piece = lambda token: model._model.token_get_text(token) if token >= 0 else ""  # noqa: E731
+            self._formatter = llama_chat_format.Jinja2ChatFormatter(
+                template=template, eos_token=piece(model.token_eos()), bos_token=piece(model.token_bos()))
+        result = self._formatter(messages=messages)
+        return self.model.tokenize(result.prompt.encode(), add_bos=not result.added_special, special=True)
+
     def _completion_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text.encode(), add_bos=False, special=False)) if text else 0
+
+
+def _held_back(text: str, stops: list[str]) -> int:
+    """How many trailing characters could be the start of a stop string, so must wait for the next token."""
+    return max((k for s in stops for k in range(min(len(s) - 1, len(text)), 0, -1) if text.endswith(s[:k])), default=0)
 
 
 def gpu_offload_supported() -> bool:
