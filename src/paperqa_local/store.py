@@ -138,6 +138,16 @@ class Store:
             for cid, dist, doc, meta in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])
         ]
 
+    def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
+        """Each paper's whole stored text (its chunks in order), for showing a full abstract."""
+        if not paper_ids:
+            return {}
+        got = self.collection.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["documents", "metadatas"])
+        pieces: dict[str, list[tuple[int, str]]] = {}
+        for doc, meta in zip(got["documents"], got["metadatas"]):
+            pieces.setdefault(meta["paper_id"], []).append((meta.get("position", 0), doc))
+        return {pid: " ".join(text for _, text in sorted(parts)) for pid, parts in pieces.items()}
+
     def get(self, chunk_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         got = self.collection.get(ids=chunk_ids, include=["documents", "metadatas"])
         return {cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
