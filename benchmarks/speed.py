@@ -47,14 +47,21 @@ sys.path.insert(0, str(ROOT / "src"))
 
 SCIFACT = ROOT.parent / "shared" / "eval" / "scifact" / "corpus.jsonl"
 SEEDS = ROOT / "seeds"
-WARMUP_QUESTION = "What does LASP-2 change about sequence parallelism for linear attention?"
-QUESTIONS = [  # typical questions a reader of the seeds asks
+QUESTIONS_FILE = ROOT / "benchmarks" / "data" / "seeds_questions.jsonl"  # the project's seeds question set
+FALLBACK_QUESTIONS = [
     "Which system recommends mitigation actions for unhealthy nodes in cloud infrastructure, and how much does it reduce VM downtime?",
     "How does Hydragen speed up LLM inference when many sequences share a prefix?",
     "What does ALISA do to accelerate large language model inference?",
-    "How does DeepSpeed Inference make transformer inference efficient at large scale?",
-    "What is ElasticMoE and how does it scale Mixture-of-Experts models?",
 ]
+
+
+def seeds_questions() -> list[str]:
+    """The seeds question set; its last question is kept for the warm-up, the others are measured in order."""
+    if QUESTIONS_FILE.exists():
+        return [json.loads(line)["question"] for line in QUESTIONS_FILE.read_text().splitlines() if line.strip()]
+    return FALLBACK_QUESTIONS
+
+
 TARGETS = {  # from the GPU issue; checked only where the GPU did the work
     "pipeline_total_ms_default_max": 1000.0,
     "decode_ratio_min": 0.95,
@@ -169,12 +176,22 @@ def bench_embedding(embedder, corpus: Path, chunk_chars: int) -> dict:
     started = time.perf_counter()
     vectors = embedder.embed(texts)
     seconds = time.perf_counter() - started
+    tokenize_s = None
+    model = getattr(embedder, "model", None)
+    tokenize = getattr(model, "preprocess", None) or getattr(model, "tokenize", None)
+    if tokenize is not None:  # the CPU-side share: tokenizing the same batches
+        ordered = sorted(texts, key=len)
+        started = time.perf_counter()
+        for start in range(0, len(ordered), embedder.batch_size):
+            tokenize(ordered[start : start + embedder.batch_size])
+        tokenize_s = round(time.perf_counter() - started, 3)
     return {
         "what": "Embedder.embed over every chunk that ingest embeds (title + abstract text), after a warm-up batch",
         "abstracts": len(papers),
         "chunks": len(texts),
         "dims": int(vectors.shape[1]),
         "seconds": round(seconds, 3),
+        "tokenize_s": tokenize_s,
         "abstracts_per_s": round(len(papers) / seconds, 1),
         "chunks_per_s": round(len(texts) / seconds, 1),
     }
@@ -269,6 +286,7 @@ def raw_generate(model, tokens: list[int], n_tokens: int) -> dict:
 
 
 def bench_model(qa, name: str, spec: str, args, questions: list[str]) -> dict:
+    import paperqa_local.answer as answer_module
     import paperqa_local.llm as llm_module
 
     qa.use_model(spec)
@@ -293,14 +311,21 @@ def bench_model(qa, name: str, spec: str, args, questions: list[str]) -> dict:
     llm.stream_chat = spy
     rows = []
     try:
-        qa.ask(WARMUP_QUESTION)  # loads CUDA kernels / graphs and caches the system prompt, like any first question
+        qa.ask(args.warmup_question)  # loads CUDA kernels / graphs and caches the system prompt, like any first question
         if calls:
             warm_tokens = model.tokenize(render_prompt(model, calls[-1]["messages"]).encode(), special=True)
             raw_generate(model, warm_tokens, min(16, args.gen_tokens))
         for question in questions:
             calls.clear()
+            watch = Stopwatch()
+            watch.wrap(qa, "search", "search")
+            watch.wrap(answer_module, "select_evidence", "select_evidence")
+            watch.wrap(answer_module, "verify_citations", "verify_citations")
             perf_reset(model)
-            answer = qa.ask(question)
+            try:
+                answer = qa.ask(question)
+            finally:
+                watch.close()
             perf = perf_counters(model)
             row: dict = {"question": question}
             t = answer.timings
@@ -321,6 +346,7 @@ def bench_model(qa, name: str, spec: str, args, questions: list[str]) -> dict:
                 llm_ms = 1000 * (call.get("ended", call["started"]) - call["started"])
                 pipe["llm_ms"] = round(llm_ms, 1)
                 pipe["after_llm_ms"] = round(t["total_ms"] - t["retrieve_ms"] - llm_ms, 1)  # citation checks
+                pipe["stages_ms"] = {**{k: round(1000 * v, 1) for k, v in watch.seconds.items()}, "llm": round(llm_ms, 1)}
                 pipe["llama_cpp"] = perf
                 pipe["llama_cpp_decode_tokens_per_s"] = round(perf["n_eval"] / perf["t_eval_ms"] * 1000, 1) if perf["t_eval_ms"] else None
                 if perf["n_eval"] and t.get("decode_tokens_per_s"):
@@ -334,7 +360,7 @@ def bench_model(qa, name: str, spec: str, args, questions: list[str]) -> dict:
             rows.append(row)
             print(f"  {name}: {question[:60]}… pipeline {t.get('total_ms')} ms, {answer.completion_tokens} tokens", flush=True)
     finally:
-        llm.stream_chat = original
+        del llm.stream_chat  # back to the class's method
 
     raws = [r["raw"] for r in rows if "raw" in r]
     pipes = [r["pipeline"] for r in rows]
@@ -352,6 +378,8 @@ def bench_model(qa, name: str, spec: str, args, questions: list[str]) -> dict:
         "pipeline_completion_tokens": median([p["completion_tokens"] for p in pipes]),
         "pipeline_after_llm_ms": median([p.get("after_llm_ms") for p in pipes]),
         "pipeline_total_ms": median([p["total_ms"] for p in pipes]),
+        "pipeline_stages_ms": {stage: median([p.get("stages_ms", {}).get(stage) for p in pipes])
+                               for stage in ("search", "select_evidence", "llm", "verify_citations")},
     }
     if summary["raw_decode_tokens_per_s"] and summary["pipeline_decode_tokens_per_s"]:
         summary["decode_ratio_pipeline_to_raw"] = round(summary["pipeline_decode_tokens_per_s"] / summary["raw_decode_tokens_per_s"], 3)
@@ -508,7 +536,7 @@ def parse_args(argv):
     parser.add_argument("--ingest-limit", type=int, default=None, help="use only the first N abstracts")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--seeds", default=str(SEEDS), help="what the pipeline questions are asked over")
-    parser.add_argument("--questions", type=int, default=len(QUESTIONS), help=f"how many of the {len(QUESTIONS)} seeds questions to ask")
+    parser.add_argument("--questions", type=int, default=5, help="how many questions of benchmarks/data/seeds_questions.jsonl to ask (in order)")
     parser.add_argument("--gen-tokens", type=int, default=150, help="tokens the raw run decodes, and the pipeline's max_tokens")
     parser.add_argument("--quick", action="store_true", help="short CPU run: 400 abstracts, 2 questions, 48 tokens")
     parser.add_argument("--data-dir", help="working folder (default: a new temporary one)")
@@ -520,7 +548,9 @@ def parse_args(argv):
         args.ingest_limit = args.ingest_limit or 400
         args.questions = min(args.questions, 2)
         args.gen_tokens = 48 if args.gen_tokens == 150 else args.gen_tokens
-    args.questions = QUESTIONS[: args.questions]
+    questions = seeds_questions()
+    args.warmup_question = questions[-1]
+    args.questions = questions[: min(args.questions, len(questions) - 1)]
     return args
 
 
