@@ -678,7 +678,6 @@ def main(argv=None) -> int:
         standin_expand(argv[1], Path(argv[2]))
         return 0
     args = parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     result = run(args)
     print_table(result)
     if args.out:

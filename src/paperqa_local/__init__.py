@@ -13,7 +13,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tokenize on every core (ingest spends much of its time there); set explicitly, so a forked child that
+# never tokenizes prints no warning.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 
 
 def __getattr__(name: str):

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
 
     embedding_model: str = Field(default="all-MiniLM-L6-v2", description="Sentence-transformers model: the bundled all-MiniLM-L6-v2, or a local path.")
     embed_device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="Where to embed: auto picks CUDA when torch sees a GPU.")
-    embed_batch_size: int = Field(default=64, ge=1, description="Texts per embedding batch.")
+    embed_batch_size: int = Field(default=0, ge=0, description="Texts per embedding batch; 0: 512 on a GPU, 64 on the CPU.")
     chunk_chars: int = Field(default=1200, ge=200, description="Longest chunk in characters; longer texts split on sentence boundaries.")
 
     k: int = Field(default=5, ge=1, le=100, description="Papers returned by search and used as sources for answers.")

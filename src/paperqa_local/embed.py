@@ -74,7 +74,7 @@ def resolve_device(requested: str) -> str:
 class SentenceTransformerEmbedder(Embedder):
     """A sentence-transformers model loaded from disk, offline."""
 
-    def __init__(self, model: str = BUNDLED_EMBEDDER, device: str = "auto", batch_size: int = 64):
+    def __init__(self, model: str = BUNDLED_EMBEDDER, device: str = "auto", batch_size: int = 0):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = bundled_model_dir() if model == BUNDLED_EMBEDDER else Path(model).expanduser()
@@ -87,7 +87,8 @@ class SentenceTransformerEmbedder(Embedder):
         if self.device == "cuda":
             self.model.half()
         self.name = model
-        self.batch_size = batch_size
+        # a GPU is fed in big batches (the texts are length-sorted, so they pad little); the CPU gains nothing from them
+        self.batch_size = batch_size or (512 if self.device.startswith("cuda") else 64)
         log.info("embedding with %s on %s", path, self.device)
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:

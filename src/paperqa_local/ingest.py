@@ -71,14 +71,21 @@ def keyword_dir(store: Store) -> Path:
     return store.settings.store_dir() / f"bm25-{store.settings.collection}"
 
 
-def sync_keyword_index(store: Store, force: bool = False) -> KeywordIndex:
-    """The saved keyword index when it matches the store, else a fresh one built from the store and saved."""
-    stored = store.all()
+def sync_keyword_index(store: Store, force: bool = False, known: dict[str, str] | None = None) -> KeywordIndex:
+    """The saved keyword index when it matches the store, else a fresh one built from the store and saved.
+
+    `known` maps chunk ids to texts the caller already holds (the chunks it just wrote), which then need
+    not be read back from the store.
+    """
+    known = known or {}
+    stored = store.all(include_texts=False)
     if not force:
         index = KeywordIndex.load(keyword_dir(store), expected_ids=stored.ids)
         if index is not None:
             return index
-    texts = [embedding_text(meta.get("title", ""), text) for text, meta in zip(stored.texts, stored.metadatas)]
+    missing = [cid for cid in stored.ids if cid not in known]
+    texts_of = {**store.get_texts(missing), **known} if missing else known
+    texts = [embedding_text(meta.get("title", ""), texts_of[cid]) for cid, meta in zip(stored.ids, stored.metadatas)]
     index = KeywordIndex.build(stored.ids, texts, stored.metadatas)
     index.save(keyword_dir(store))
     return index
@@ -122,7 +129,7 @@ def ingest_papers(
         store.add([chunk.chunk_id for chunk, _, _ in chunks], [chunk.text for chunk, _, _ in chunks], vectors, metadatas)
         _delete_stale_chunks(store, {paper.paper_id for paper, _ in todo}, {chunk.chunk_id for chunk, _, _ in chunks})
         report.chunks_embedded = len(chunks)
-    sync_keyword_index(store, force=bool(chunks))
+    sync_keyword_index(store, force=bool(chunks), known={chunk.chunk_id: chunk.text for chunk, _, _ in chunks})
     report.seconds += time.perf_counter() - started
     return report
 

@@ -148,6 +148,13 @@ class Store:
             pieces.setdefault(meta["paper_id"], []).append((meta.get("position", 0), doc))
         return {pid: " ".join(text for _, text in sorted(parts)) for pid, parts in pieces.items()}
 
+    def get_texts(self, chunk_ids: list[str]) -> dict[str, str]:
+        texts: dict[str, str] = {}
+        for start in range(0, len(chunk_ids), 5000):
+            got = self.collection.get(ids=chunk_ids[start : start + 5000], include=["documents"])
+            texts.update(zip(got["ids"], got["documents"]))
+        return texts
+
     def get(self, chunk_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         got = self.collection.get(ids=chunk_ids, include=["documents", "metadatas"])
         return {cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
