@@ -115,7 +115,8 @@ def run_baseline(engine, questions: list[dict]) -> list[dict]:
                 first = time.perf_counter()
             text += piece
         ended = time.perf_counter()
-        keys = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
+        # CitationQueryEngine labels its sources "Source 1:", and asks for "[1]": count both forms
+        keys = {int(a or b) for a, b in re.findall(r"\[(\d+)\]|\bSource (\d+)", text)}
         cited = {response.source_nodes[k - 1].node.metadata.get("title") for k in keys if 0 < k <= len(response.source_nodes)}
         rows.append({
             "id": item["id"], "ttft_ms": round(1000 * ((first or ended) - started), 1), "total_ms": round(1000 * (ended - started), 1),

@@ -29,7 +29,7 @@ def client(app):
 @pytest.mark.slow
 def test_ask_endpoint_answers_with_citations(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(endpoints) == {"/ask", "/search"}  # the UI's own events are private
+    assert set(endpoints) == {"/ask", "/check", "/search"}  # the UI's own events are private
 
     answer = client.predict(SEEDS_QUESTION, api_name="/ask")
 
@@ -39,6 +39,15 @@ def test_ask_endpoint_answers_with_citations(client):
     assert "[1]" in answer["text"]
     assert f"[1] {DEOXYS} (2024)" in answer["markdown"]
     assert any(hit["title"] == DEOXYS for hit in answer["contexts"])
+
+
+@pytest.mark.slow
+def test_check_endpoint_gives_a_verdict_resting_on_the_paper(client):
+    result = client.predict("Deoxys recommends mitigation actions for unhealthy nodes in cloud infrastructure", api_name="/check")
+    assert result["verdict"] in {"SUPPORTS", "CONTRADICTS", "NOT ENOUGH INFO"}
+    assert result["verdict"] != "NOT ENOUGH INFO"  # the seeds hold the Deoxys abstract, which says so
+    assert DEOXYS in [c["title"] for c in result["citations"]]
+    assert set(result["label_scores"]) == {"SUPPORTS", "CONTRADICTS", "NOT ENOUGH INFO"}
 
 
 @pytest.mark.slow

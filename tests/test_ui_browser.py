@@ -90,7 +90,8 @@ def paper_count(page) -> int:
 def upload(page, path) -> None:
     page.get_by_role("tab", name="Library").click()
     page.set_input_files("#pq-upload input[type=file]", str(path))
-    expect(page.locator("#pq-upload")).to_contain_text(path.name)
+    # the file list splits the name into spans ("field-notes" ".jsonl"): its table cell is named by the whole name
+    expect(page.locator("#pq-upload").get_by_role("cell", name=path.name)).to_be_visible()
     page.click("#pq-add")
     expect(page.locator("#pq-report table")).to_contain_text(path.name, timeout=120_000)
 

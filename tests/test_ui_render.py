@@ -6,7 +6,7 @@ import pytest
 from paperqa_local.errors import ConfigError
 from paperqa_local.types import Answer, Citation, SearchHit
 from paperqa_local.ui import (answer_html, check_serving, highlight, is_loopback, markup, project, read_credentials,
-                              sources_html, stopped_html)
+                              sources_html, stopped_html, verdict_html)
 
 EVIL = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 
@@ -79,3 +79,14 @@ def test_projection_is_deterministic_and_two_dimensional():
     assert first.shape == (50, 2)
     assert np.allclose(first, second)
     assert first[:, 0].var() >= first[:, 1].var()  # the first axis carries the most variance
+
+
+def test_verdict_shows_the_label_chips_and_escaped_reason():
+    answer = Answer(question="claim", text="CONTRADICTS: It fell by 10% <img src=x> [1] [7].", answerable=True,
+                    contexts=[hit("p1", "<b>Bold</b> title", "Abstract <script>x()</script>.")], citations=[Citation(1, "p1", "<b>Bold</b> title", 2024, ["Abstract"], 0.9)],
+                    verdict="CONTRADICTS")
+    html = verdict_html(answer, {"p1": "Abstract <script>x()</script>."})
+    assert "<strong>CONTRADICTS</strong>" in html and "pq-contradicts" in html
+    assert 'href="#pq-src-check-1"' in html and 'id="pq-src-check-1"' in html  # the chip opens the cited paper
+    assert "[7]" in html and "#pq-src-check-7" not in html  # no chip for a key that cites nothing
+    assert "<img" not in html and "<script>" not in html and "<b>Bold" not in html

@@ -35,7 +35,8 @@ SYSTEM_PROMPT = (
 CHECK_PROMPT = (
     "You check scientific claims against numbered sources. Reply with one verdict word first: SUPPORTS if the "
     "sources show the claim is true, CONTRADICTS if they show it is false, NOT_ENOUGH_INFO if they do not say. "
-    "Then one sentence of explanation that ends with the source number in square brackets, like [1]."
+    "Then the number of the source that decides it in square brackets, then one sentence of explanation. "
+    "Example: CONTRADICTS [2] The trial found no effect on mortality."
 )
 MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;–-]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
 ATTRIBUTE_MIN_SIMILARITY = 0.55
@@ -235,23 +236,40 @@ VERDICTS = {"SUPPORTS": "SUPPORTS", "SUPPORT": "SUPPORTS", "CONTRADICTS": "CONTR
 DECISIONS = {"YES": "yes", "NO": "no", "MAYBE": "maybe"}
 DECIDE_PROMPT = (
     "You answer research questions from numbered sources. Reply with one word first: yes, no, or maybe "
-    "(maybe when the sources are inconclusive). Then one sentence of explanation that ends with the source "
-    "number in square brackets, like [1]."
+    "(maybe when the sources are inconclusive). Then the number of the source that decides it in square brackets, "
+    "then one sentence of explanation. Example: no [2] The trial found no difference in survival."
 )
+REASON_TOKENS = 64
 
 
 @dataclass(frozen=True)
 class Judgement:
     """A question with a closed set of answers: the prompt, the labels and the answer when evidence is missing."""
 
+    name: str
     system: str
     labels: dict[str, str]
     fallback: str
     prompt_label: str
+    options: dict[str, tuple[str, ...]]  # each label → how the model may spell it at the start of its reply
+    whole_best: bool = False  # send the best paper's whole text, not only its sentences closest to the question
 
 
-CHECK = Judgement(CHECK_PROMPT, VERDICTS, "NOT ENOUGH INFO", "Claim")
-DECIDE = Judgement(DECIDE_PROMPT, DECISIONS, "maybe", "Question")
+CHECK = Judgement("check", CHECK_PROMPT, VERDICTS, "NOT ENOUGH INFO", "Claim",
+                  {"SUPPORTS": ("SUPPORTS", "Supports"), "CONTRADICTS": ("CONTRADICTS", "Contradicts"),
+                   "NOT ENOUGH INFO": ("NOT_ENOUGH_INFO", "Not")})
+DECIDE = Judgement("decide", DECIDE_PROMPT, DECISIONS, "maybe", "Question",
+                   {"yes": ("yes", "Yes"), "no": ("no", "No"), "maybe": ("maybe", "Maybe")}, whole_best=True)
+
+# Offsets added to a bundled model's label log-probabilities before the label is picked: small models lean
+# towards one label whatever the evidence (the 1.5B wrote "yes" for all 500 PubMedQA test questions).
+# Tuned by benchmarks/tune_judge.py on SciFact train claims and PubMedQA's 500 non-test items only.
+CALIBRATION: dict[str, dict[str, dict[str, float]]] = {}
+
+
+def pick_label(scores: dict[str, float], judgement: Judgement, model_name: str) -> str:
+    offsets = CALIBRATION.get(model_name, {}).get(judgement.name, {})
+    return max(scores, key=lambda label: scores[label] + offsets.get(label, 0.0))
 
 
 def parse_label(raw: str, judgement: Judgement) -> str:
@@ -268,48 +286,108 @@ def parse_verdict(raw: str) -> str:
     return parse_label(raw, CHECK)
 
 
-def judge(qa, text: str, judgement: Judgement, k=None) -> Answer:
-    """A label (verdict or yes/no/maybe) for `text` from the retrieved evidence, with the cited papers."""
-    from .llm import Generation
-
+def judge_prompt(qa, text: str, judgement: Judgement, k=None):
+    """(text, hits, sources, messages) for judging `text`; messages is None when the evidence is too weak to ask."""
     settings = qa.settings
-    started = time.perf_counter()
     text = " ".join(text.split())
     hits = qa.search(text, k=k or settings.k)
     sources = select_evidence(qa, text, hits, settings.evidence_sentences)
+    if not sources or sources[0].relevance < settings.min_relevance:
+        return text, hits, sources, None
+    if judgement.whole_best:  # a yes/no answer often rests on the results, which rarely echo the question's words
+        sources[0].sentences = sources[0].all_sentences[1:] or sources[0].sentences
+    messages = [{"role": "system", "content": judgement.system},
+                {"role": "user", "content": f"Sources:\n{render_sources(sources)}\n\n{judgement.prompt_label}: {text}"}]
+    return text, hits, sources, messages
+
+
+@dataclass
+class Scores:
+    """What the model thinks before it writes: the log-probability of each label, and of each source number
+    after the chosen label (which source decides it)."""
+
+    labels: dict[str, float]
+    sources: dict[int, float]
+
+
+def score_judgement(llm, messages, judgement: Judgement, sources: list[Source]) -> tuple[str, int, Scores]:
+    """The label from the model's label probabilities (calibrated), then the source it names first after it."""
+    labels = list(judgement.options)
+    label_scores = dict(zip(labels, llm.score_options(messages, [list(judgement.options[x]) for x in labels])))
+    label = pick_label(label_scores, judgement, llm.name)
+    keys = [s.key for s in sources if s.key < 10]  # one digit: one token
+    key_scores = dict(zip(keys, llm.score_options(messages, [[str(key)] for key in keys],
+                                                  prefix=f"{judgement.options[label][0]} [")))
+    key = max(keys, key=lambda n: key_scores[n])
+    return label, key, Scores(label_scores, key_scores)
+
+
+def judge(qa, text: str, judgement: Judgement, k=None, explain: bool = True) -> Answer:
+    """A label (verdict or yes/no/maybe) for `text` from the retrieved evidence, with the cited papers.
+
+    With a model that exposes its probabilities (llama.cpp), the label is read from them, calibrated, and the
+    model then names the source that decides it; `explain` has it write one sentence of reason after that.
+    Other backends write the label, the source and the reason as text, which is parsed.
+    """
+    from .llm import Generation
+
+    started = time.perf_counter()
+    text, hits, sources, messages = judge_prompt(qa, text, judgement, k)
     retrieve_ms = 1000 * (time.perf_counter() - started)
     answer = Answer(question=text, text=f"{judgement.fallback}: no indexed paper addresses this.", answerable=False,
                     contexts=hits, verdict=judgement.fallback, timings={"retrieve_ms": round(retrieve_ms, 1)})
-    if not sources or sources[0].relevance < settings.min_relevance:
+    if messages is None:
         answer.timings["total_ms"] = round(1000 * (time.perf_counter() - started), 1)
         return answer
-    messages = [{"role": "system", "content": judgement.system},
-                {"role": "user", "content": f"Sources:\n{render_sources(sources)}\n\n{judgement.prompt_label}: {text}"}]
-    with qa._lock:
-        generation: Generation = qa.llm.chat(messages, max_tokens=96, temperature=0.0)
-    answer.raw_text = generation.text
-    answer.verdict = parse_label(generation.text, judgement)
-    answer.prompt_tokens, answer.completion_tokens = generation.prompt_tokens, generation.completion_tokens
-    words = "|".join(re.escape(w).replace("_", "[_ ]") for w in judgement.labels)
-    explanation = re.sub(rf"^\W*({words})\b\W*", "", generation.text.strip(), flags=re.I)
-    cited_text, support, uncited = verify_citations(qa, explanation or generation.text, sources)
-    if not support:  # the explanation cited nothing usable: the verdict rests on the best evidence sentence
-        support = {sources[0].key: [sources[0].sentences[0]]}
     by_key = {source.key: source for source in sources}
-    answer.citations = [Citation(key, by_key[key].hit.paper_id, by_key[key].hit.title, by_key[key].hit.year,
-                                 list(dict.fromkeys(s)), by_key[key].hit.score) for key, s in sorted(support.items())]
+    with qa._lock:
+        llm = qa.llm
+        if hasattr(llm, "score_options"):
+            answer.verdict, key, scores = score_judgement(llm, messages, judgement, sources)
+            answer.label_scores = {label: round(value, 4) for label, value in scores.labels.items()}
+            answer.source_scores = {str(n): round(value, 4) for n, value in scores.sources.items()}
+            head = f"{judgement.options[answer.verdict][0]} [{key}]"
+            generation: Generation = (llm.chat(messages, max_tokens=REASON_TOKENS, temperature=0.0, prefix=head, stop=["\n"])
+                                      if explain else Generation())
+            reason = re.sub(r"^[\s:.,;-]+", "", generation.text).strip()
+            generation.text = f"{head} {reason}".strip()
+        else:
+            generation = llm.chat(messages, max_tokens=96, temperature=0.0)
+            answer.verdict = parse_label(generation.text, judgement)
+            words = "|".join(re.escape(w).replace("_", "[_ ]") for w in judgement.labels)
+            reason = re.sub(rf"^[^\w\[]*({words})\b[^\w\[]*", "", generation.text.strip(), flags=re.I)
+            named = [n for n in _markers(reason) if n in by_key]
+            key = named[0] if named else sources[0].key  # no usable marker: the best evidence decides
+            lead = MARKER.match(reason)  # "[2] The trial ...": the source named before the reason
+            reason = reason[lead.end():].strip() if lead and int(re.findall(r"\d+", lead.group(1))[0]) == key else reason
+    answer.raw_text = generation.text
+    answer.prompt_tokens, answer.completion_tokens = generation.prompt_tokens, generation.completion_tokens
+    support: dict[int, list[str]] = {}
+    cited_text = ""
+    if reason:
+        cited_text, support, answer.uncited_sentences = verify_citations(qa, reason, sources)
+        if key not in support:  # the reason explains the source named before it
+            cited_text = _cite_at_end(cited_text, key)
+    support = {key: [_supporting_sentence(qa, reason or text, by_key[key])], **support}
+    answer.citations = [Citation(n, by_key[n].hit.paper_id, by_key[n].hit.title, by_key[n].hit.year,
+                                 list(dict.fromkeys(s)), by_key[n].hit.score) for n, s in sorted(support.items())]
     answer.answerable = answer.verdict != "NOT ENOUGH INFO"
-    answer.text = f"{answer.verdict}: {cited_text}".strip()
-    answer.uncited_sentences = uncited
+    answer.text = f"{answer.verdict}: {cited_text or f'[{key}]'}"
     answer.timings.update(llm_ttft_ms=round(generation.ttft_ms, 1), total_ms=round(1000 * (time.perf_counter() - started), 1))
     return answer
 
 
-def check_claim(qa, claim: str, k=None) -> Answer:
+def _cite_at_end(text: str, key: int) -> str:
+    """`text` with the marker [key] before its final full stop."""
+    end = len(text) - 1 if text[-1:] in ".!?" else len(text)
+    return f"{text[:end]} [{key}]{text[end:]}"
+
+
+def check_claim(qa, claim: str, k=None, explain: bool = True) -> Answer:
     """SUPPORTS / CONTRADICTS / NOT ENOUGH INFO for a claim, with the cited papers and evidence sentences."""
-    return judge(qa, claim, CHECK, k)
+    return judge(qa, claim, CHECK, k, explain)
 
 
-def decide(qa, question: str, k=None) -> Answer:
+def decide(qa, question: str, k=None, explain: bool = True) -> Answer:
     """yes / no / maybe for a research question (PubMedQA style), with the cited papers."""
-    return judge(qa, question, DECIDE, k)
+    return judge(qa, question, DECIDE, k, explain)

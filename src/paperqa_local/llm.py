@@ -76,9 +76,10 @@ class LlamaCppLLM(LLM):
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text.encode(), add_bos=False, special=True))
 
-    def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None):
+    def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None, prefix=""):
+        """`prefix` (greedy only) is written for the model as the start of its reply; the text yielded follows it."""
         if temperature == 0:
-            yield from self._greedy(messages, generation, max_tokens, stop or [])
+            yield from self._greedy(messages, generation, max_tokens, stop or [], prefix)
             return
         started = time.perf_counter()
         stream = self.model.create_chat_completion(
@@ -106,7 +107,7 @@ class LlamaCppLLM(LLM):
         if first is not None and generation.completion_tokens > 1:
             generation.timings["decode_tokens_per_s"] = (generation.completion_tokens - 1) / max(ended - first, 1e-9)
 
-    def _greedy(self, messages, generation, max_tokens, stop):
+    def _greedy(self, messages, generation, max_tokens, stop, prefix=""):
         """Greedy decoding straight on llama.cpp: the template rendered once, then eval + argmax per token.
 
         `create_chat_completion` re-detokenizes, re-checks stops over the whole text and builds a dict per token;
@@ -120,21 +121,9 @@ class LlamaCppLLM(LLM):
 
         started = time.perf_counter()
         model = self.model
-        tokens = self._render(messages)
-        if len(tokens) + 1 >= self.n_ctx:
-            raise ModelError(f"the prompt is {len(tokens)} tokens, more than the context of {self.n_ctx} — "
-                             "lower `evidence_sentences` or `k`, or raise `n_ctx`")
-        kept = 0
-        cached = model.input_ids[: model.n_tokens]
-        for a, b in zip(cached, tokens):
-            if a != b:
-                break
-            kept += 1
-        kept = min(kept, len(tokens) - 1)  # evaluate at least one token, for its logits
-        model.n_tokens = kept
-        model.eval(tokens[kept:])
+        tokens = self._render(messages, prefix)
         generation.prompt_tokens = len(tokens)
-        generation.timings["prompt_tokens_reused"] = kept
+        generation.timings["prompt_tokens_reused"] = self._prefill(tokens)
 
         vocab, ctx, n_vocab = model._model.vocab, model._ctx.ctx, model.n_vocab()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -174,7 +163,42 @@ class LlamaCppLLM(LLM):
         if first_token is not None and generated > 1:
             generation.timings["decode_tokens_per_s"] = (generated - 1) / max(ended - first_token, 1e-9)
 
-    def _render(self, messages) -> list[int]:
+    def _prefill(self, tokens: list[int]) -> int:
+        """Evaluate `tokens`, reusing the KV cache of the longest prefix shared with what is cached; the logits of
+        the last token are then ready. Returns how many tokens were reused."""
+        model = self.model
+        if len(tokens) + 1 >= self.n_ctx:
+            raise ModelError(f"the prompt is {len(tokens)} tokens, more than the context of {self.n_ctx} — "
+                             "lower `evidence_sentences` or `k`, or raise `n_ctx`")
+        kept = 0
+        for a, b in zip(model.input_ids[: model.n_tokens], tokens):
+            if a != b:
+                break
+            kept += 1
+        kept = min(kept, len(tokens) - 1)  # evaluate at least one token, for its logits
+        model.n_tokens = kept
+        model.eval(tokens[kept:])
+        return kept
+
+    def score_options(self, messages, options: list[list[str]], prefix: str = "") -> list[float]:
+        """For each option (a list of its spellings), the log-probability that the reply, after `prefix`, goes on
+        with it, from the first token of each spelling (distinct first tokens make this exact enough for a closed
+        label set). The prompt's KV cache is reused, so scoring after a short prefix costs a few tokens."""
+        import llama_cpp
+        import numpy as np
+
+        self._prefill(self._render(messages, prefix))
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.model._ctx.ctx, -1), shape=(self.model.n_vocab(),))
+        top = float(logits.max())
+        log_total = top + float(np.log(np.exp(logits.astype(np.float64) - top).sum()))
+        scores = []
+        for spellings in options:
+            firsts = {self.model.tokenize(s.encode(), add_bos=False, special=False)[0] for s in spellings}
+            values = np.array([float(logits[t]) for t in firsts])
+            scores.append(float(values.max() + np.log(np.exp(values - values.max()).sum()) - log_total))
+        return scores
+
+    def _render(self, messages, prefix: str = "") -> list[int]:
         """The chat template of the GGUF, rendered and tokenized as llama-cpp-python's chat handler does."""
         if self._formatter is None:
             from llama_cpp import llama_chat_format
@@ -187,7 +211,7 @@ class LlamaCppLLM(LLM):
             self._formatter = llama_chat_format.Jinja2ChatFormatter(
                 template=template, eos_token=piece(model.token_eos()), bos_token=piece(model.token_bos()))
         result = self._formatter(messages=messages)
-        return self.model.tokenize(result.prompt.encode(), add_bos=not result.added_special, special=True)
+        return self.model.tokenize((result.prompt + prefix).encode(), add_bos=not result.added_special, special=True)
 
     def _completion_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text.encode(), add_bos=False, special=False)) if text else 0

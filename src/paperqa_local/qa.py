@@ -127,16 +127,17 @@ class PaperQA:
         self.check_model()
         yield from answer_stream(self, question, k=k, year_from=year_from, year_to=year_to, history=history, stop=stop)
 
-    def check(self, claim: str, k: int | None = None) -> Answer:
-        """Verdict on a claim (SUPPORTS / CONTRADICTS / NOT ENOUGH INFO) with the cited papers."""
+    def check(self, claim: str, k: int | None = None, explain: bool = True) -> Answer:
+        """Verdict on a claim (SUPPORTS / CONTRADICTS / NOT ENOUGH INFO) with the cited papers; `explain=False`
+        skips the model's one-sentence reason (same verdict and cited source, faster)."""
         from .answer import check_claim
 
         self.check_model()
-        return check_claim(self, claim, k=k)
+        return check_claim(self, claim, k=k, explain=explain)
 
-    def decide(self, question: str, k: int | None = None) -> Answer:
+    def decide(self, question: str, k: int | None = None, explain: bool = True) -> Answer:
         """yes / no / maybe for a research question, with the cited papers (PubMedQA style)."""
         from .answer import decide
 
         self.check_model()
-        return decide(self, question, k=k)
+        return decide(self, question, k=k, explain=explain)

@@ -162,6 +162,27 @@ def answer_html(answer, turn: int) -> str:
     return f'<div class="pq-answer" id="pq-answer-{turn}">\n\n{"".join(out)}\n\n</div>'
 
 
+VERDICT_CLASS = {"SUPPORTS": "pq-supports", "CONTRADICTS": "pq-contradicts", "NOT ENOUGH INFO": "pq-nei"}
+
+
+def verdict_html(answer, abstracts: dict[str, str]) -> str:
+    """A claim check: the verdict, the model's reason with citation chips, then the papers it rests on."""
+    verdict = answer.verdict or "NOT ENOUGH INFO"
+    reason = answer.text.split(":", 1)[1].strip() if answer.text.startswith(verdict) else answer.text
+    titles = {c.key: c.title for c in answer.citations}
+    out = []
+    for index, piece in enumerate(MARKER.split(reason)):
+        if index % 2 == 0:
+            out.append(esc(piece))
+        elif int(piece) in titles:
+            out.append(chip("check", int(piece), titles[int(piece)]))
+        else:
+            out.append(esc(f"[{piece}]"))
+    return (f'<div class="pq-verdict {VERDICT_CLASS.get(verdict, "pq-nei")}" id="pq-verdict-result">'
+            f'<p class="pq-verdict-label"><strong>{esc(verdict)}</strong></p><p>{"".join(out)}</p></div>'
+            + sources_html(answer, "check", abstracts))
+
+
 def streaming_html(text: str) -> str:
     return f'<div class="pq-streaming">\n\n{markup(text)}▍\n\n</div>'
 
@@ -308,6 +329,8 @@ CSS = """
   background:var(--color-accent-soft); color:var(--color-accent); font-size:.8em; font-weight:600;
   text-align:center; text-decoration:none !important; cursor:pointer; vertical-align:super; line-height:1.4; }
 .pq-chip:hover { background:var(--color-accent); color:white; }
+.pq-verdict { border-left:4px solid #888; padding:.2em .8em; background:var(--background-fill-secondary); }
+.pq-supports { border-left-color:#2ca02c; } .pq-contradicts { border-left-color:#d62728; } .pq-nei { border-left-color:#888; }
 .pq-decline { border-left:4px solid var(--color-accent); padding:.2em .8em; background:var(--background-fill-secondary); }
 .pq-card { border:1px solid var(--border-color-primary); border-radius:8px; padding:.4em .7em; margin:.4em 0; }
 .pq-card summary { cursor:pointer; }
@@ -528,6 +551,26 @@ def build_app(qa):
             raise gr.Error(str(exc)) from exc  # for API clients: plain text
         return {**answer.to_dict(), "markdown": answer.to_markdown()}
 
+    def check(claim: str, k: int = qa.settings.k) -> dict:
+        """Check a claim against the indexed papers. Returns the answer as a dict whose verdict is SUPPORTS,
+        CONTRADICTS or NOT ENOUGH INFO, with the cited papers and their evidence sentences."""
+        if not claim.strip():
+            raise gr.Error("Write a claim to check: the text is empty.")
+        try:
+            answer = qa.check(claim, k=int(k))
+        except PaperQAError as exc:
+            raise gr.Error(str(exc)) from exc
+        return {**answer.to_dict(), "markdown": answer.to_markdown()}
+
+    def check_view(claim: str, k):
+        if not claim.strip():
+            raise gr.Error("Write a claim to check: the text is empty.")
+        try:
+            answer = qa.check(claim, k=int(k))
+        except PaperQAError as exc:
+            raise gr.Error(str(exc)) from exc
+        return verdict_html(answer, abstracts_for(answer.contexts))
+
     def search_papers(query: str, k: int = qa.settings.k, year_from: int | None = None,
                       year_to: int | None = None) -> list[dict]:
         """Hybrid (keyword + semantic) search over the indexed papers: for each paper its id, title, year,
@@ -574,6 +617,14 @@ def build_app(qa):
                     with gr.Column(scale=2):
                         gr.Markdown("### Sources")
                         sources = gr.HTML(EMPTY_SOURCES, elem_id="pq-sources", js_on_load=None, max_height=640)
+            with gr.Tab("Check a claim", id="check"):
+                gr.Markdown("Does the literature support a claim? The verdict is SUPPORTS, CONTRADICTS or NOT ENOUGH "
+                            "INFO, with the papers and sentences it rests on.")
+                with gr.Row():
+                    claim = gr.Textbox(placeholder="e.g. Deoxys reduces average VM downtime by 53%", show_label=False,
+                                       scale=6, elem_id="pq-claim")
+                    check_button = gr.Button("Check", variant="primary", scale=1, elem_id="pq-check")
+                verdict = gr.HTML(elem_id="pq-verdict", js_on_load=None)
             with gr.Tab("Library", id="library"):
                 with gr.Row():
                     query = gr.Textbox(placeholder="Search titles and abstracts (hybrid keyword + semantic)",
@@ -613,10 +664,14 @@ def build_app(qa):
         (add_button.click(add_files, [files], [report, files, stats], concurrency_id="ingest", show_progress_on=[files],
                           **private)
          .then(draw_map, [last], [corpus, per_year], **private))
+        for trigger in (claim.submit, check_button.click):
+            trigger(check_view, [claim, k], [verdict], concurrency_limit=1, concurrency_id="llm",
+                    show_progress_on=[verdict], **private)
         model.change(pick_model, [model], [model, stats], **private)
         app.load(header, None, [stats], **private)
         app.unload(forget)
         gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id="llm")
+        gr.api(check, api_name="check", concurrency_limit=1, concurrency_id="llm")
         gr.api(search_papers, api_name="search", concurrency_limit=2)
     return app
 

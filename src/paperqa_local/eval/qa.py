@@ -102,7 +102,9 @@ def run_qa_eval(args) -> dict[str, Any]:
             gold_cited += any(pid in item["gold_docs"] for pid in cited)
             non_gold += sum(1 for pid in cited if pid not in item["gold_docs"])
         if out:
-            out.write(json.dumps({**item, "predicted": answer.verdict, "answer": answer.text, "cited": cited,
+            out.write(json.dumps({**item, "predicted": answer.verdict, "label_scores": answer.label_scores,
+                                  "source_scores": answer.source_scores,
+                                  "answer": answer.text, "cited": cited,
                                   "retrieved": [h.paper_id for h in answer.contexts], "timings": answer.timings}) + "\n")
             out.flush()
     if out:
