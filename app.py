@@ -26,8 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="LLM: default, fast, a file in models/, or a path to a GGUF")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up checks
+    from paperqa_local.cli import configure_logging
+
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO, quiet_libraries=not args.verbose)
 
     from paperqa_local import ui
 

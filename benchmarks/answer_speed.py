@@ -127,8 +127,9 @@ def run_baseline(engine, questions: list[dict]) -> list[dict]:
     return rows
 
 
-def raw_decode(qa, question: str, runs: int = 3) -> dict[str, float]:
-    """llama-cpp-python alone, streaming (a)'s exact messages with the same sampling settings."""
+def raw_decode(qa, question: str, runs: int = 5) -> dict[str, float]:
+    """llama-cpp-python alone, streaming (a)'s exact messages with the same sampling settings, alternating with (a)
+    on the same question (greedy: both write the same tokens); medians of `runs` each."""
     from paperqa_local.answer import build_messages, select_evidence
 
     hits = qa.search(question)
@@ -137,13 +138,16 @@ def raw_decode(qa, question: str, runs: int = 3) -> dict[str, float]:
     speeds, pipeline_speeds = [], []
     for _ in range(runs):
         started = time.perf_counter()
-        first, tokens = None, 0
+        first, tokens, finish = None, 0, None
         for chunk in model.create_chat_completion(messages=messages, stream=True, max_tokens=qa.settings.max_tokens,
                                                   temperature=0.0, top_k=1, repeat_penalty=1.0):
             if chunk["choices"][0].get("delta", {}).get("content"):
                 first = first or time.perf_counter()
                 tokens += 1
-        speeds.append((tokens - 1) / (time.perf_counter() - first))
+            finish = chunk["choices"][0].get("finish_reason") or finish
+        # after the first token: one eval per token written, plus the one that found end-of-text (as (a) counts)
+        evals = tokens if finish == "stop" else tokens - 1
+        speeds.append(evals / (time.perf_counter() - first))
         pipeline_speeds.append(qa.ask(question).timings["decode_tokens_per_s"])
     return {"raw_decode_tokens_per_s": round(statistics.median(speeds), 2),
             "pipeline_decode_tokens_per_s": round(statistics.median(pipeline_speeds), 2)}
@@ -170,7 +174,9 @@ def main() -> None:
     print(f"(a) paperqa-local, {len(questions)} seeds questions, model {qa.llm.name}, {qa.settings.n_threads} threads")
     ours = run_ours(qa, questions)
     declines = [not qa.ask(item["question"]).answerable for item in offcorpus]
-    decode = raw_decode(qa, questions[0]["question"])
+    longest = max(zip(questions, ours), key=lambda pair: pair[1]["completion_tokens"])[0]  # the least noisy rate
+    decode = raw_decode(qa, longest["question"])
+    decode["question_id"] = longest["id"]
 
     result = {
         "model": qa.llm.name, "threads": qa.settings.n_threads, "questions": len(questions),

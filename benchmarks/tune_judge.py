@@ -1,17 +1,17 @@
-"""Tune `paperqa-local check` / `decide` for one model: the label offsets (answer.CALIBRATION) and which source
-is cited.
+"""Tune `paperqa-local check` / `decide` for one model: its `answer.Calibration` (label offsets and the weight of
+evidence similarity), and compare ways of picking the cited sources.
 
 Scores every tuning item the way `PaperQA.check` / `decide` do (same prompt): the model's log-probability of each
-label, then, after each label, of each source number. Then it searches label offsets that maximise the mean of
-accuracy and macro-F1, and compares ways of picking the cited source (the model's pick after the label, the best
-evidence sentence, the retrieval rank) by how often the gold abstract is cited. Tuning data only: SciFact train
-claims, PubMedQA's 500 non-test items; the dev/test items are never read.
+label, and the similarity of the best evidence sentence. Then it searches the calibration that maximises the mean
+of accuracy and macro-F1, and reports how often the gold abstract is cited by each way of picking sources (the
+best evidence sentence's paper, the best-ranked paper, the two best-ranked: what `check` does). Tuning data only:
+SciFact train claims, PubMedQA's 500 non-test items; the dev/test items are never read.
 
     .venv/bin/python benchmarks/tune_judge.py --model default --dataset pubmedqa --limit 200
     .venv/bin/python benchmarks/tune_judge.py --model default --dataset scifact --limit 200
 
 Prints the figures before and after and the offsets found; writes benchmarks/out/tune-<dataset>-<model>.jsonl
-(per-item scores: --reuse only searches again). Paste the offsets into answer.CALIBRATION.
+(per-item scores: --reuse only searches again). Paste the calibration into answer.CALIBRATION.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -40,13 +42,8 @@ def score_items(qa, items, judgement, out: Path) -> list[dict]:
                    "model_name": qa.llm.name}
             if messages is not None:
                 rank = {hit.paper_id: i for i, hit in enumerate(hits)}
-                keys = [s.key for s in sources if s.key < 10]
                 with qa._lock:
                     row["scores"] = dict(zip(labels, qa.llm.score_options(messages, [list(judgement.options[x]) for x in labels])))
-                    row["source_scores"] = {
-                        label: dict(zip(map(str, keys), qa.llm.score_options(messages, [[str(k)] for k in keys],
-                                                                             prefix=f"{judgement.options[label][0]} [")))
-                        for label in labels}
                 row["sources"] = {str(s.key): {"paper_id": s.hit.paper_id, "relevance": round(s.relevance, 4),
                                                "rank": rank[s.hit.paper_id]} for s in sources}
             rows.append(row)
@@ -57,50 +54,86 @@ def score_items(qa, items, judgement, out: Path) -> list[dict]:
     return rows
 
 
-def predict(row, judgement, offsets) -> str:
-    if row["scores"] is None:
-        return judgement.fallback
-    return max(judgement.options, key=lambda x: row["scores"][x] + offsets.get(x, 0.0))
+def features(rows, judgement):
+    """Label log-probabilities (items × labels), best evidence similarity, gold label index; unscored items
+    (declined before the model) are left out and counted as the fallback label."""
+    labels = list(judgement.options)
+    scored = [r for r in rows if r["scores"] is not None]
+    scores = np.array([[r["scores"][x] for x in labels] for r in scored])
+    relevance = np.array([max(s["relevance"] for s in r["sources"].values()) for r in scored])
+    gold = np.array([labels.index(r["gold"]) for r in scored])
+    declined = [labels.index(r["gold"]) for r in rows if r["scores"] is None]
+    return scores, relevance, gold, declined
 
 
-def evaluate(rows, judgement, offsets) -> tuple[float, float]:
+def predictions(scores, relevance, labels, fallback, offsets, weight):
+    adjusted = scores + np.array([offsets.get(x, 0.0) for x in labels])
+    adjusted[:, labels.index(fallback)] -= weight * relevance
+    return adjusted.argmax(axis=1)
+
+
+def figures(rows, judgement, calibration) -> tuple[float, float]:
+    """Accuracy and macro-F1 over every item (those declined before the model count as the fallback)."""
     from paperqa_local.eval.qa import macro_f1
 
-    predicted = [predict(r, judgement, offsets) for r in rows]
-    gold = [r["gold"] for r in rows]
-    accuracy = sum(g == p for g, p in zip(gold, predicted)) / len(gold)
-    return accuracy, macro_f1(gold, predicted, list(judgement.options))[0]
-
-
-def search(rows, judgement) -> dict[str, float]:
     labels = list(judgement.options)
+    scores, relevance, gold, declined = features(rows, judgement)
+    predicted = predictions(scores, relevance, labels, judgement.fallback, calibration.offsets, calibration.relevance_weight)
+    gold_all = [labels[g] for g in gold] + [labels[g] for g in declined]
+    predicted_all = [labels[p] for p in predicted] + [judgement.fallback] * len(declined)
+    accuracy = sum(g == p for g, p in zip(gold_all, predicted_all)) / len(gold_all)
+    return accuracy, macro_f1(gold_all, predicted_all, labels)[0]
+
+
+def search(rows, judgement):
+    """The grid point with the best mean of accuracy and macro-F1 (first label's offset fixed at 0)."""
+    from paperqa_local.answer import Calibration
+
+    labels = list(judgement.options)
+    scores, relevance, gold, declined = features(rows, judgement)
     grid = [x / 4 for x in range(-32, 33)]
-    best, best_offsets = -1.0, {}
-    for a, b in itertools.product(grid, grid):  # the first label stays at 0: only differences matter
-        offsets = {labels[1]: a, labels[2]: b}
-        accuracy, f1 = evaluate(rows, judgement, offsets)
-        if (accuracy + f1) / 2 > best + 1e-9:
-            best, best_offsets = (accuracy + f1) / 2, offsets
-    return best_offsets
+    weights = [x / 2 for x in range(0, 41)]
+    best, best_calibration = -1.0, Calibration()
+    for weight in weights:
+        for a, b in itertools.product(grid, grid):
+            offsets = {labels[1]: a, labels[2]: b}
+            predicted = predictions(scores, relevance, labels, judgement.fallback, offsets, weight)
+            predicted = np.concatenate([predicted, np.full(len(declined), labels.index(judgement.fallback))])
+            truth = np.concatenate([gold, np.array(declined, dtype=int)])
+            accuracy = float((predicted == truth).mean())
+            f1s = []
+            for n in range(len(labels)):
+                tp = float(((predicted == n) & (truth == n)).sum())
+                precision = tp / max(float((predicted == n).sum()), 1.0)
+                recall = tp / max(float((truth == n).sum()), 1.0)
+                f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+            value = (accuracy + sum(f1s) / len(f1s)) / 2
+            if value > best + 1e-9:
+                best, best_calibration = value, Calibration(offsets, weight)
+    return best_calibration
+
+
+def best_ranked(row, n):
+    return sorted(row["sources"], key=lambda key: row["sources"][key]["rank"])[:n]
 
 
 CITE_STRATEGIES = {
-    "model's pick after the label": lambda row, label: max(row["source_scores"][label], key=row["source_scores"][label].get),
-    "best evidence sentence [1]": lambda row, label: "1",
-    "retrieval rank 1": lambda row, label: min(row["sources"], key=lambda k: row["sources"][k]["rank"]),
+    "best evidence sentence's paper": lambda row: ["1"],
+    "best-ranked paper": lambda row: best_ranked(row, 1),
+    "two best-ranked papers (check, decide)": lambda row: best_ranked(row, 2),
 }
 
 
-def cite_rates(rows, judgement, offsets) -> dict[str, float]:
-    """Gold-abstract cited rate of each way of picking the one cited source, on items that have gold evidence."""
+def cite_rates(rows) -> dict[str, str]:
+    """Gold-abstract cited rate and citations per item of each way of picking sources, on items with gold evidence."""
     with_gold = [r for r in rows if r["gold_docs"] and r["gold"] != "NOT ENOUGH INFO"]
+    scored = [r for r in rows if r["scores"] is not None]
     rates = {}
     for name, pick in CITE_STRATEGIES.items():
-        hits = 0
-        for row in with_gold:
-            if row["scores"] is not None:
-                hits += row["sources"][pick(row, predict(row, judgement, offsets))]["paper_id"] in row["gold_docs"]
-        rates[name] = round(hits / max(len(with_gold), 1), 4)
+        hits = sum(r["scores"] is not None and any(r["sources"][k]["paper_id"] in r["gold_docs"] for k in pick(r))
+                   for r in with_gold)
+        per_item = sum(len(pick(r)) for r in scored) / max(len(scored), 1)
+        rates[name] = f"{hits / max(len(with_gold), 1):.3f} ({per_item:.2f} per item)"
     return rates
 
 
@@ -115,7 +148,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from paperqa_local import PaperQA
-    from paperqa_local.answer import CHECK, DECIDE
+    from paperqa_local.answer import CHECK, DECIDE, Calibration
     from paperqa_local.eval.qa import pubmedqa_items, pubmedqa_papers, scifact_items
 
     folder = Path(args.eval_dir) / args.dataset
@@ -137,13 +170,14 @@ def main() -> None:
         rows = score_items(qa, items, judgement, out)
         print(f"scored {len(rows)} items in {time.perf_counter() - started:.0f} s")
     model_name = rows[0]["model_name"]
-    before = evaluate(rows, judgement, {})
-    offsets = search(rows, judgement)
-    after = evaluate(rows, judgement, offsets)
+    before = figures(rows, judgement, Calibration())
+    calibration = search(rows, judgement)
+    after = figures(rows, judgement, calibration)
     print(f"{args.dataset} tuning items: {len(rows)}, model {model_name}")
-    print(f"  no offsets:   accuracy {before[0]:.3f}, macro-F1 {before[1]:.3f}, gold cited {cite_rates(rows, judgement, {})}")
-    print(f"  with offsets: accuracy {after[0]:.3f}, macro-F1 {after[1]:.3f}, gold cited {cite_rates(rows, judgement, offsets)}")
-    print(json.dumps({model_name: {judgement.name: offsets}}))
+    print(f"  uncalibrated: accuracy {before[0]:.3f}, macro-F1 {before[1]:.3f}")
+    print(f"  calibrated:   accuracy {after[0]:.3f}, macro-F1 {after[1]:.3f}")
+    print(f"  gold abstract cited: {json.dumps(cite_rates(rows), indent=4)}")
+    print(f'{model_name!r}: {{{judgement.name!r}: Calibration({calibration.offsets}, {calibration.relevance_weight})}}')
 
 
 if __name__ == "__main__":

@@ -63,18 +63,17 @@ def test_macro_f1_and_confusion_matrix():
 
 class ScoringLLM(ScriptedLLM):
     """A scripted LLM that also exposes label probabilities, as llama.cpp does: `labels` are the log-probabilities
-    of the labels' first words, `keys` those of the source numbers after the label; the replies follow `prefix`."""
+    of the labels' first words; the replies continue the given `prefix`."""
 
     name = "scoring"
 
-    def __init__(self, labels, keys, *replies):
+    def __init__(self, labels, *replies):
         super().__init__(*replies)
-        self.labels, self.keys, self.prefixes = labels, keys, []
+        self.labels, self.prefixes = labels, []
 
     def score_options(self, messages, options, prefix=""):
-        self.prefixes.append(prefix)
-        table = self.keys if prefix else self.labels
-        return [table.get(spellings[0], -20.0) for spellings in options]
+        self.prompts.append(messages)
+        return [self.labels.get(spellings[0], -20.0) for spellings in options]
 
     def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None, prefix=""):
         self.prefixes.append(prefix)
@@ -96,36 +95,40 @@ def scoring_qa(tmp_path, llm):
 
 
 @pytest.mark.usefixtures("every_source_kept")
-def test_label_and_cited_source_come_from_the_model_probabilities(tmp_path):
-    llm = ScoringLLM({"SUPPORTS": -2.0, "CONTRADICTS": -0.3, "NOT_ENOUGH_INFO": -3.0}, {"1": -0.1, "2": -2.5},
+def test_label_comes_from_the_model_probabilities_and_the_best_ranked_papers_are_cited(tmp_path):
+    llm = ScoringLLM({"SUPPORTS": -2.0, "CONTRADICTS": -0.3, "NOT_ENOUGH_INFO": -3.0},
                      "Corals recover within two years once the water cools.")
     qa = scoring_qa(tmp_path, llm)
     answer = qa.check("Bleached corals never recover.")
-    assert answer.verdict == "CONTRADICTS"
-    assert llm.prefixes[-2:] == ["CONTRADICTS [", "CONTRADICTS [1]"]  # the source is named after the verdict
-    assert [c.paper_id for c in answer.citations] == ["p-coral"]  # source 1: the most relevant evidence
-    assert answer.text == "CONTRADICTS: Corals recover within two years once the water cools [1]."
+    assert answer.verdict == "CONTRADICTS" and answer.answerable
+    assert llm.prefixes == ["CONTRADICTS [1]"]  # the reason is written after the verdict and its first source
     assert answer.label_scores == {"SUPPORTS": -2.0, "CONTRADICTS": -0.3, "NOT ENOUGH INFO": -3.0}
-    assert answer.source_scores == {"1": -0.1, "2": -2.5}
-    assert answer.citations[0].sentences == ["Bleached corals recover within two years when water cools."]
+    ranked = [hit.paper_id for hit in answer.contexts]
+    assert [c.paper_id for c in answer.citations] == ranked[:2]  # both papers, in retrieval order
+    coral = next(c for c in answer.citations if c.paper_id == "p-coral")
+    assert coral.sentences == ["Bleached corals recover within two years when water cools."]
+    assert answer.text == "CONTRADICTS: Corals recover within two years once the water cools [1][2]."
 
 
 @pytest.mark.usefixtures("every_source_kept")
-def test_the_source_the_model_names_is_cited_even_when_it_is_not_the_most_similar(tmp_path):
-    llm = ScoringLLM({"SUPPORTS": -0.1, "CONTRADICTS": -3.0, "NOT_ENOUGH_INFO": -3.0}, {"1": -2.0, "2": -0.2})
-    answer = scoring_qa(tmp_path, llm).check("Bleached corals never recover.", explain=False)
-    assert llm.prefixes == ["", "SUPPORTS ["]  # no reason written
-    assert answer.text == "SUPPORTS: [2]" and [c.paper_id for c in answer.citations] == ["p-tides"]
-
-
-@pytest.mark.usefixtures("every_source_kept")
-def test_calibration_offsets_move_the_label(tmp_path, monkeypatch):
+def test_calibration_offsets_and_weak_evidence_move_the_label(tmp_path, monkeypatch):
     from paperqa_local import answer as answer_module
+    from paperqa_local.answer import Calibration
 
-    llm = ScoringLLM({"yes": -0.2, "no": -1.0, "maybe": -3.0}, {"1": -0.1, "2": -3.0})
+    llm = ScoringLLM({"SUPPORTS": -0.2, "CONTRADICTS": -1.0, "NOT_ENOUGH_INFO": -3.0})
     qa = scoring_qa(tmp_path, llm)
-    assert qa.decide("Do juvenile fish grow faster in warm tide pools?", explain=False).verdict == "yes"
-    monkeypatch.setitem(answer_module.CALIBRATION, "scoring", {"decide": {"no": 1.0}})
-    answer = qa.decide("Do juvenile fish grow faster in warm tide pools?", explain=False)
-    assert answer.verdict == "no" and answer.answerable
-    assert answer.text == "no: [1]" and [c.paper_id for c in answer.citations] == ["p-tides"]
+    claim = "Juvenile fish grow faster in warm tide pools."
+    assert qa.check(claim, explain=False).verdict == "SUPPORTS"
+    assert llm.prefixes == []  # explain=False: no reason written
+
+    monkeypatch.setitem(answer_module.CALIBRATION, "scoring", {"check": Calibration({"CONTRADICTS": 1.0})})
+    answer = qa.check(claim, explain=False)
+    assert answer.verdict == "CONTRADICTS" and answer.text.startswith("CONTRADICTS: [")
+
+    # NOT ENOUGH INFO gains what the evidence lacks in similarity (offset 10, weight 10: +10 × (1 − relevance))
+    monkeypatch.setitem(answer_module.CALIBRATION, "scoring", {"check": Calibration({"NOT ENOUGH INFO": 10.0}, 10.0)})
+    assert qa.check(claim, explain=False).verdict == "SUPPORTS"  # the claim is a sentence of the abstract
+    weak = "Tide pools hold fish and crabs."
+    assert answer_module.select_evidence(qa, weak, qa.search(weak), 3)[0].relevance < 0.6
+    answer = qa.check(weak, explain=False)
+    assert answer.verdict == "NOT ENOUGH INFO" and not answer.answerable

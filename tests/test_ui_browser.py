@@ -152,6 +152,22 @@ def test_answer_streams_its_chips_open_the_papers_and_follow_ups_use_the_chat(pa
     assert page.outside_requests == [], "the page fetched something from outside 127.0.0.1"
 
 
+def test_claim_check_shows_a_verdict_whose_chip_opens_the_paper(page):
+    page.get_by_role("tab", name="Check a claim").click()
+    page.fill("#pq-claim textarea", "Deoxys reduces average VM downtime compared to a legacy policy")
+    page.click("#pq-check")
+    result = page.locator("#pq-verdict-result")
+    expect(result).to_be_visible(timeout=ANSWER_TIMEOUT)
+    assert result.locator(".pq-verdict-label").inner_text().strip() in {"SUPPORTS", "CONTRADICTS", "NOT ENOUGH INFO"}
+    chip = result.locator(f'a.pq-chip[title="{DEOXYS}"]')
+    expect(chip).to_have_count(1)
+    chip.click()
+    selected = page.locator("#pq-verdict .pq-card.pq-selected")
+    expect(selected.locator(".pq-title")).to_have_text(DEOXYS)
+    expect(selected.locator(".pq-abstract mark").first).to_be_visible()
+    shoot(page, "check")
+
+
 def test_uploaded_jsonl_is_reported_per_file_and_found_by_search(page, tmp_path):
     title = "Tardigrade Cryptobiosis Under Simulated Martian Regolith"
     records = [{"title": title, "year": 2021, "authors": ["R. Bear", "W. Water"],

@@ -261,15 +261,37 @@ CHECK = Judgement("check", CHECK_PROMPT, VERDICTS, "NOT ENOUGH INFO", "Claim",
 DECIDE = Judgement("decide", DECIDE_PROMPT, DECISIONS, "maybe", "Question",
                    {"yes": ("yes", "Yes"), "no": ("no", "No"), "maybe": ("maybe", "Maybe")}, whole_best=True)
 
-# Offsets added to a bundled model's label log-probabilities before the label is picked: small models lean
-# towards one label whatever the evidence (the 1.5B wrote "yes" for all 500 PubMedQA test questions).
-# Tuned by benchmarks/tune_judge.py on SciFact train claims and PubMedQA's 500 non-test items only.
-CALIBRATION: dict[str, dict[str, dict[str, float]]] = {}
+@dataclass(frozen=True)
+class Calibration:
+    """How a model's label log-probabilities become a label: `offsets` are added to them, and the fallback label
+    (NOT ENOUGH INFO, maybe) loses `relevance_weight` × the best evidence sentence's similarity to the text, so
+    weak evidence leans towards it (retrieval similarity tells evidence from none better than the model does)."""
+
+    offsets: dict[str, float] = field(default_factory=dict)
+    relevance_weight: float = 0.0
 
 
-def pick_label(scores: dict[str, float], judgement: Judgement, model_name: str) -> str:
-    offsets = CALIBRATION.get(model_name, {}).get(judgement.name, {})
-    return max(scores, key=lambda label: scores[label] + offsets.get(label, 0.0))
+# Small models lean towards one label whatever the evidence (the 1.5B wrote "yes" for all 500 PubMedQA test
+# questions): per bundled model and judgement, tuned by benchmarks/tune_judge.py on SciFact train claims and
+# PubMedQA's 500 non-test items only.
+CALIBRATION: dict[str, dict[str, Calibration]] = {
+    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": {
+        "check": Calibration({"CONTRADICTS": -2.25, "NOT ENOUGH INFO": 4.75}, 10.0),  # train acc .505 → .645
+    },
+    "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf": {
+        "check": Calibration({"CONTRADICTS": 1.25, "NOT ENOUGH INFO": 5.25}, 9.5),  # train acc .400 → .570
+    },
+}
+
+
+def pick_label(scores: dict[str, float], judgement: Judgement, model_name: str, relevance: float = 0.0) -> str:
+    calibration = CALIBRATION.get(model_name, {}).get(judgement.name, Calibration())
+
+    def adjusted(label: str) -> float:
+        value = scores[label] + calibration.offsets.get(label, 0.0)
+        return value - calibration.relevance_weight * relevance if label == judgement.fallback else value
+
+    return max(scores, key=adjusted)
 
 
 def parse_label(raw: str, judgement: Judgement) -> str:
@@ -301,33 +323,22 @@ def judge_prompt(qa, text: str, judgement: Judgement, k=None):
     return text, hits, sources, messages
 
 
-@dataclass
-class Scores:
-    """What the model thinks before it writes: the log-probability of each label, and of each source number
-    after the chosen label (which source decides it)."""
-
-    labels: dict[str, float]
-    sources: dict[int, float]
+CITED_SOURCES = 2  # a verdict cites the best-ranked papers of its evidence, at most this many
 
 
-def score_judgement(llm, messages, judgement: Judgement, sources: list[Source]) -> tuple[str, int, Scores]:
-    """The label from the model's label probabilities (calibrated), then the source it names first after it."""
-    labels = list(judgement.options)
-    label_scores = dict(zip(labels, llm.score_options(messages, [list(judgement.options[x]) for x in labels])))
-    label = pick_label(label_scores, judgement, llm.name)
-    keys = [s.key for s in sources if s.key < 10]  # one digit: one token
-    key_scores = dict(zip(keys, llm.score_options(messages, [[str(key)] for key in keys],
-                                                  prefix=f"{judgement.options[label][0]} [")))
-    key = max(keys, key=lambda n: key_scores[n])
-    return label, key, Scores(label_scores, key_scores)
+def verdict_sources(hits: list[SearchHit], sources: list[Source]) -> list[Source]:
+    """The sources a verdict cites: those of the best-ranked retrieved papers (hybrid search ranks the paper that
+    decides a claim first more often than sentence similarity or the small model's own pick does)."""
+    rank = {hit.paper_id: n for n, hit in enumerate(hits)}
+    return sorted(sources, key=lambda s: rank.get(s.hit.paper_id, len(hits)))[:CITED_SOURCES]
 
 
 def judge(qa, text: str, judgement: Judgement, k=None, explain: bool = True) -> Answer:
     """A label (verdict or yes/no/maybe) for `text` from the retrieved evidence, with the cited papers.
 
-    With a model that exposes its probabilities (llama.cpp), the label is read from them, calibrated, and the
-    model then names the source that decides it; `explain` has it write one sentence of reason after that.
-    Other backends write the label, the source and the reason as text, which is parsed.
+    With a model that exposes its probabilities (llama.cpp), the label is read from them and calibrated (see
+    `Calibration`), the best-ranked evidence papers are cited, and `explain` has the model write one sentence of
+    reason after "LABEL [n]". Other backends write the label, the source and the reason as text, which is parsed.
     """
     from .llm import Generation
 
@@ -340,13 +351,15 @@ def judge(qa, text: str, judgement: Judgement, k=None, explain: bool = True) -> 
         answer.timings["total_ms"] = round(1000 * (time.perf_counter() - started), 1)
         return answer
     by_key = {source.key: source for source in sources}
+    cited = [source.key for source in verdict_sources(hits, sources)]
     with qa._lock:
         llm = qa.llm
         if hasattr(llm, "score_options"):
-            answer.verdict, key, scores = score_judgement(llm, messages, judgement, sources)
-            answer.label_scores = {label: round(value, 4) for label, value in scores.labels.items()}
-            answer.source_scores = {str(n): round(value, 4) for n, value in scores.sources.items()}
-            head = f"{judgement.options[answer.verdict][0]} [{key}]"
+            labels = list(judgement.options)
+            scores = dict(zip(labels, llm.score_options(messages, [list(judgement.options[x]) for x in labels])))
+            answer.verdict = pick_label(scores, judgement, llm.name, sources[0].relevance)
+            answer.label_scores = {label: round(value, 4) for label, value in scores.items()}
+            head = f"{judgement.options[answer.verdict][0]} [{cited[0]}]"
             generation: Generation = (llm.chat(messages, max_tokens=REASON_TOKENS, temperature=0.0, prefix=head, stop=["\n"])
                                       if explain else Generation())
             reason = re.sub(r"^[\s:.,;-]+", "", generation.text).strip()
@@ -357,30 +370,33 @@ def judge(qa, text: str, judgement: Judgement, k=None, explain: bool = True) -> 
             words = "|".join(re.escape(w).replace("_", "[_ ]") for w in judgement.labels)
             reason = re.sub(rf"^[^\w\[]*({words})\b[^\w\[]*", "", generation.text.strip(), flags=re.I)
             named = [n for n in _markers(reason) if n in by_key]
-            key = named[0] if named else sources[0].key  # no usable marker: the best evidence decides
+            cited = named[:1] + [n for n in cited if n not in named[:1]]  # the source the model named comes first
             lead = MARKER.match(reason)  # "[2] The trial ...": the source named before the reason
-            reason = reason[lead.end():].strip() if lead and int(re.findall(r"\d+", lead.group(1))[0]) == key else reason
+            reason = reason[lead.end():].strip() if lead and int(re.findall(r"\d+", lead.group(1))[0]) == cited[0] else reason
     answer.raw_text = generation.text
     answer.prompt_tokens, answer.completion_tokens = generation.prompt_tokens, generation.completion_tokens
     support: dict[int, list[str]] = {}
     cited_text = ""
     if reason:
         cited_text, support, answer.uncited_sentences = verify_citations(qa, reason, sources)
-        if key not in support:  # the reason explains the source named before it
-            cited_text = _cite_at_end(cited_text, key)
-    support = {key: [_supporting_sentence(qa, reason or text, by_key[key])], **support}
+    missing = [key for key in cited if key not in support]
+    if missing:  # the reason explains the sources named for the verdict
+        cited_text = _cite_at_end(cited_text, missing) if cited_text else "".join(f"[{key}]" for key in missing)
+    for key in missing:
+        support[key] = [_supporting_sentence(qa, reason or text, by_key[key])]
     answer.citations = [Citation(n, by_key[n].hit.paper_id, by_key[n].hit.title, by_key[n].hit.year,
                                  list(dict.fromkeys(s)), by_key[n].hit.score) for n, s in sorted(support.items())]
     answer.answerable = answer.verdict != "NOT ENOUGH INFO"
-    answer.text = f"{answer.verdict}: {cited_text or f'[{key}]'}"
+    answer.text = f"{answer.verdict}: {cited_text}"
     answer.timings.update(llm_ttft_ms=round(generation.ttft_ms, 1), total_ms=round(1000 * (time.perf_counter() - started), 1))
     return answer
 
 
-def _cite_at_end(text: str, key: int) -> str:
-    """`text` with the marker [key] before its final full stop."""
+def _cite_at_end(text: str, keys: list[int]) -> str:
+    """`text` with the markers of `keys` before its final full stop."""
     end = len(text) - 1 if text[-1:] in ".!?" else len(text)
-    return f"{text[:end]} [{key}]{text[end:]}"
+    space = "" if text[:end].endswith("]") else " "
+    return f"{text[:end]}{space}{''.join(f'[{key}]' for key in keys)}{text[end:]}"
 
 
 def check_claim(qa, claim: str, k=None, explain: bool = True) -> Answer:

@@ -200,7 +200,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     qa = _qa(args)
-    answer = qa.check(args.claim, k=args.k)
+    answer = qa.check(args.claim, k=args.k, explain=args.explain)
     if args.json:
         record = _answer_record(answer)
         record["verdict"] = answer.verdict
@@ -299,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.set_defaults(func=cmd_ask)
         else:
             p.add_argument("claim")
+            p.add_argument("--no-explain", dest="explain", action="store_false",
+                           help="skip the model's one-sentence reason (same verdict and cited papers, faster)")
             p.set_defaults(func=cmd_check)
         p.add_argument("--model", default=None, help="preset (default, fast), GGUF file in models/, or path")
         p.add_argument("--k", type=int, default=None, help="papers retrieved as sources (default 5)")
@@ -320,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, help="only the first N items")
     e.add_argument("--preset", "--model", dest="model", default="default", help="model preset or GGUF")
     e.add_argument("--out", help="per-item JSONL output file")
+    e.add_argument("--no-explain", dest="explain", action="store_false",
+                   help="skip each verdict's written reason (labels and cited papers are the same; the reason can add a citation)")
     e.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 
@@ -333,14 +337,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+NOISY_LIBRARIES = ("httpx", "chromadb", "sentence_transformers", "urllib3", "bm25s")
+
+
+def configure_logging(level: int, quiet_libraries: bool = True) -> None:
+    """Messages at `level` on stderr; the libraries' own chatter only from WARNING up when `quiet_libraries`.
+
+    A filter on the handler, not the libraries' logger levels: bm25s sets its logger to DEBUG when it is imported,
+    which happens lazily, after this runs."""
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if quiet_libraries:
+        def quiet(record: logging.LogRecord) -> bool:
+            return record.levelno >= logging.WARNING or record.name.split(".")[0] not in NOISY_LIBRARIES
+
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(quiet)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if args.verbose < 2:
-        for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3", "bm25s"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(logging.WARNING - 10 * min(args.verbose, 2), quiet_libraries=args.verbose < 2)
     try:
         return args.func(args)
     except PaperQAError as exc:

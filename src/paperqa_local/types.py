@@ -138,7 +138,6 @@ class Answer:
     uncited_sentences: list[str] = field(default_factory=list)
     verdict: str | None = None
     label_scores: dict[str, float] = field(default_factory=dict)  # log-probability of each verdict, before calibration
-    source_scores: dict[str, float] = field(default_factory=dict)  # log-probability of each source key after the verdict
 
     def references(self) -> str:
         """The reference list of the cited papers, one line each."""

@@ -12,6 +12,7 @@ Every run also counts citations to papers that were not retrieved (must be zero)
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ def run_qa_eval(args) -> dict[str, Any]:
     gold_cited = with_gold = non_gold = not_retrieved = 0
     started = time.perf_counter()
     for item in items:
-        answer = ask(item["text"])
+        answer = ask(item["text"], explain=getattr(args, "explain", True))
         cited = [c.paper_id for c in answer.citations]
         retrieved = {hit.paper_id for hit in answer.contexts}
         not_retrieved += sum(1 for pid in cited if pid not in retrieved)
@@ -103,7 +104,6 @@ def run_qa_eval(args) -> dict[str, Any]:
             non_gold += sum(1 for pid in cited if pid not in item["gold_docs"])
         if out:
             out.write(json.dumps({**item, "predicted": answer.verdict, "label_scores": answer.label_scores,
-                                  "source_scores": answer.source_scores,
                                   "answer": answer.text, "cited": cited,
                                   "retrieved": [h.paper_id for h in answer.contexts], "timings": answer.timings}) + "\n")
             out.flush()
@@ -113,9 +113,11 @@ def run_qa_eval(args) -> dict[str, Any]:
     accuracy = sum(g == p for g, p in zip(gold, predicted)) / max(len(gold), 1)
     return {
         "dataset": args.dataset, "split": split, "items": len(items), "model": qa.settings.model,
+        "model_file": qa.llm.name, "explain": getattr(args, "explain", True),
         "accuracy": round(accuracy, 4), "macro_f1": round(f1, 4),
         "gold_cited_rate": round(gold_cited / max(with_gold, 1), 4), "items_with_gold": with_gold,
         "citations_to_non_gold": non_gold, "citations_not_retrieved": not_retrieved,
         "confusion": {"rows_gold_columns_predicted": labels, "matrix": [[matrix[g][p] for p in labels] for g in labels]},
         "seconds_per_item": round((time.perf_counter() - started) / max(len(items), 1), 2),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()), "command": "paperqa-local " + " ".join(sys.argv[1:]),
     }
