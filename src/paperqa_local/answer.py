@@ -235,9 +235,26 @@ VERDICTS = {"SUPPORTS": "SUPPORTS", "SUPPORT": "SUPPORTS", "CONTRADICTS": "CONTR
             "NOT_ENOUGH_INFO": "NOT ENOUGH INFO", "NOT ENOUGH INFO": "NOT ENOUGH INFO", "NEI": "NOT ENOUGH INFO"}
 DECISIONS = {"YES": "yes", "NO": "no", "MAYBE": "maybe"}
 DECIDE_PROMPT = (
-    "You answer research questions from numbered sources. Reply with one word first: yes, no, or maybe "
-    "(maybe when the sources are inconclusive). Then the number of the source that decides it in square brackets, "
-    "then one sentence of explanation. Example: no [2] The trial found no difference in survival."
+    "You are a biomedical expert. Read the study's abstract and answer the research question from its results. "
+    "Reply with one word: yes, no, or maybe (maybe only when the results are mixed or inconclusive)."
+)
+# Worked examples for `decide`, written for this project (invented studies, not taken from any dataset). Shown before
+# every question as earlier turns: on PubMedQA's non-test items they raised how well the 1.5B's yes/no probabilities
+# separate yes from no (AUC) from 0.57 to 0.68; the prompt prefix they form is cached, so they cost nothing after
+# the first question.
+DECIDE_EXAMPLES = (
+    ("Objective: To test whether daily walking lowers blood pressure in older adults. Methods: 212 adults aged 65-80 "
+     "were randomised to a walking programme or usual care for 12 weeks. Results: Systolic pressure fell by 8.1 mmHg "
+     "with walking and by 0.9 mmHg with usual care (p<0.001).",
+     "Does daily walking lower blood pressure in older adults?", "yes"),
+    ("Background: Vitamin C is often taken to shorten colds. Methods: 480 students received vitamin C or placebo at "
+     "the first symptom. Results: Median cold duration was 6.2 days with vitamin C and 6.0 days with placebo "
+     "(p=0.71); symptom scores did not differ.",
+     "Does vitamin C taken at the first symptom shorten colds?", "no"),
+    ("Purpose: To see whether tablet-based reminders improve inhaler adherence. Methods: Pilot study of 38 asthma "
+     "patients over 8 weeks. Results: Adherence rose from 61% to 70% in the reminder group and from 63% to 66% in "
+     "controls; the difference was not significant (p=0.12), and the study was underpowered.",
+     "Do tablet reminders improve inhaler adherence in asthma?", "maybe"),
 )
 REASON_TOKENS = 64
 
@@ -252,14 +269,16 @@ class Judgement:
     fallback: str
     prompt_label: str
     options: dict[str, tuple[str, ...]]  # each label → how the model may spell it at the start of its reply
-    whole_best: bool = False  # send the best paper's whole text, not only its sentences closest to the question
+    # `examples` set: the best-ranked paper's whole text is asked about alone, after these worked examples
+    # (abstract, question, label), and the model writes only the label (no reason)
+    examples: tuple[tuple[str, str, str], ...] = ()
 
 
 CHECK = Judgement("check", CHECK_PROMPT, VERDICTS, "NOT ENOUGH INFO", "Claim",
                   {"SUPPORTS": ("SUPPORTS", "Supports"), "CONTRADICTS": ("CONTRADICTS", "Contradicts"),
                    "NOT ENOUGH INFO": ("NOT_ENOUGH_INFO", "Not")})
 DECIDE = Judgement("decide", DECIDE_PROMPT, DECISIONS, "maybe", "Question",
-                   {"yes": ("yes", "Yes"), "no": ("no", "No"), "maybe": ("maybe", "Maybe")}, whole_best=True)
+                   {"yes": ("yes", "Yes"), "no": ("no", "No"), "maybe": ("maybe", "Maybe")}, DECIDE_EXAMPLES)
 
 @dataclass(frozen=True)
 class Calibration:
@@ -316,8 +335,14 @@ def judge_prompt(qa, text: str, judgement: Judgement, k=None):
     sources = select_evidence(qa, text, hits, settings.evidence_sentences)
     if not sources or sources[0].relevance < settings.min_relevance:
         return text, hits, sources, None
-    if judgement.whole_best:  # a yes/no answer often rests on the results, which rarely echo the question's words
-        sources[0].sentences = sources[0].all_sentences[1:] or sources[0].sentences
+    if judgement.examples:  # a yes/no answer rests on a study's results, which rarely echo the question's words
+        messages = [{"role": "system", "content": judgement.system}]
+        for abstract, question, label in judgement.examples:
+            messages += [{"role": "user", "content": f"Abstract: {abstract}\n\nQuestion: {question}"},
+                         {"role": "assistant", "content": label}]
+        best = verdict_sources(hits, sources)[0].hit
+        messages.append({"role": "user", "content": f"Abstract: {best.text}\n\n{judgement.prompt_label}: {text}"})
+        return text, hits, sources, messages
     messages = [{"role": "system", "content": judgement.system},
                 {"role": "user", "content": f"Sources:\n{render_sources(sources)}\n\n{judgement.prompt_label}: {text}"}]
     return text, hits, sources, messages
@@ -352,6 +377,7 @@ def judge(qa, text: str, judgement: Judgement, k=None, explain: bool = True) -> 
         return answer
     by_key = {source.key: source for source in sources}
     cited = [source.key for source in verdict_sources(hits, sources)]
+    cited = cited[:1] if judgement.examples else cited  # a decision cites the one paper it was asked about
     with qa._lock:
         llm = qa.llm
         if hasattr(llm, "score_options"):
@@ -360,8 +386,9 @@ def judge(qa, text: str, judgement: Judgement, k=None, explain: bool = True) -> 
             answer.verdict = pick_label(scores, judgement, llm.name, sources[0].relevance)
             answer.label_scores = {label: round(value, 4) for label, value in scores.items()}
             head = f"{judgement.options[answer.verdict][0]} [{cited[0]}]"
+            writes = explain and not judgement.examples
             generation: Generation = (llm.chat(messages, max_tokens=REASON_TOKENS, temperature=0.0, prefix=head, stop=["\n"])
-                                      if explain else Generation())
+                                      if writes else Generation())
             reason = re.sub(r"^[\s:.,;-]+", "", generation.text).strip()
             generation.text = f"{head} {reason}".strip()
         else:
