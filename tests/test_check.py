@@ -101,7 +101,7 @@ def test_label_comes_from_the_model_probabilities_and_the_best_ranked_papers_are
     qa = scoring_qa(tmp_path, llm)
     answer = qa.check("Bleached corals never recover.")
     assert answer.verdict == "CONTRADICTS" and answer.answerable
-    assert llm.prefixes == ["CONTRADICTS [1]"]  # the reason is written after the verdict and its first source
+    assert llm.prefixes == ["CONTRADICTS [1]:"]  # the reason is written after the verdict and its first source
     assert answer.label_scores == {"SUPPORTS": -2.0, "CONTRADICTS": -0.3, "NOT ENOUGH INFO": -3.0}
     ranked = [hit.paper_id for hit in answer.contexts]
     assert [c.paper_id for c in answer.citations] == ranked[:2]  # both papers, in retrieval order

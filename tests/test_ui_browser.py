@@ -3,6 +3,7 @@ follow-ups, export, upload and search, and abstracts that try to run script."""
 
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -158,9 +159,12 @@ def test_claim_check_shows_a_verdict_whose_chip_opens_the_paper(page):
     page.click("#pq-check")
     result = page.locator("#pq-verdict-result")
     expect(result).to_be_visible(timeout=ANSWER_TIMEOUT)
-    assert result.locator(".pq-verdict-label").inner_text().strip() in {"SUPPORTS", "CONTRADICTS", "NOT ENOUGH INFO"}
-    chip = result.locator(f'a.pq-chip[title="{DEOXYS}"]')
-    expect(chip).to_have_count(1)
+    verdict = result.locator(".pq-verdict-label").inner_text().strip()
+    assert verdict in {"SUPPORTS", "CONTRADICTS", "NOT ENOUGH INFO"}
+    reason = result.inner_text().replace(verdict, "", 1)
+    assert len(re.findall(r"[A-Za-z]{3,}", reason)) >= 4, f"no written reason: {reason!r}"
+    chip = result.locator(f'a.pq-chip[title="{DEOXYS}"]').first  # each sentence of the reason cites it
+    expect(chip).to_be_visible()
     chip.click()
     selected = page.locator("#pq-verdict .pq-card.pq-selected")
     expect(selected.locator(".pq-title")).to_have_text(DEOXYS)

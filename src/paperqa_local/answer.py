@@ -387,8 +387,9 @@ def judge(qa, text: str, judgement: Judgement, k=None, explain: bool = True) -> 
             answer.label_scores = {label: round(value, 4) for label, value in scores.items()}
             head = f"{judgement.options[answer.verdict][0]} [{cited[0]}]"
             writes = explain and not judgement.examples
-            generation: Generation = (llm.chat(messages, max_tokens=REASON_TOKENS, temperature=0.0, prefix=head, stop=["\n"])
-                                      if writes else Generation())
+            # after "VERDICT [n]" alone the bundled models end their turn; after the colon they give the reason
+            generation: Generation = (llm.chat(messages, max_tokens=REASON_TOKENS, temperature=0.0, prefix=head + ":",
+                                               stop=["\n"]) if writes else Generation())
             reason = re.sub(r"^[\s:.,;-]+", "", generation.text).strip()
             generation.text = f"{head} {reason}".strip()
         else:
