@@ -162,6 +162,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from paperqa_local import PaperQA
+    from paperqa_local.eval.qa import machine
     from paperqa_local.models import resolve
 
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="answer-bench-"))
@@ -188,6 +189,7 @@ def main() -> None:
         "decode_fraction_of_raw": round(decode["pipeline_decode_tokens_per_s"] / decode["raw_decode_tokens_per_s"], 3),
         "rows_ours": ours,
         "command": " ".join(["python", *sys.argv]),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": machine(),
     }
     if not args.skip_baseline:
         qa._llm = None  # free (a)'s model while the baseline loads its own copy

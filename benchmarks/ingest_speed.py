@@ -32,6 +32,7 @@ def main() -> None:
 
     from paperqa_local import PaperQA
     from paperqa_local.embed import get_embedder
+    from paperqa_local.eval.qa import machine
     from paperqa_local.ingest import chunk_paper, embedding_text
     from paperqa_local.sources import parse_paths
 
@@ -75,6 +76,7 @@ def main() -> None:
         "reingest_embedded": again.chunks_embedded,
         "papers_stored": report.new_papers,
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": machine(),
     }
     print(f"{'':28}{'seconds':>10}{'abstracts/s':>14}")
     print(f"{'raw sentence-transformers':28}{raw_s:>10.2f}{n / raw_s:>14.1f}")

@@ -132,3 +132,34 @@ def test_calibration_offsets_and_weak_evidence_move_the_label(tmp_path, monkeypa
     assert answer_module.select_evidence(qa, weak, qa.search(weak), 3)[0].relevance < 0.6
     answer = qa.check(weak, explain=False)
     assert answer.verdict == "NOT ENOUGH INFO" and not answer.answerable
+
+
+def test_decide_asks_about_the_whole_abstract_of_a_paper_stored_in_several_chunks(tmp_path):
+    from paperqa_local.types import Paper
+
+    background = " ".join(f"Background sentence {n} on tide pool fish nurseries and their juvenile growth." for n in range(30))
+    long_paper = Paper("p-long", "Tide pool nurseries", background + " Results: growth was zorbly faster in warm pools.")
+    llm = ScoringLLM({"yes": -0.1, "no": -2.0, "maybe": -3.0})
+    qa = PaperQA(data_dir=tmp_path / "w", embedder=HashEmbedder(), embedding_model="hash-test", llm=llm, min_relevance=0.1)
+    qa.ingest_papers([long_paper])
+    assert qa.stats()["chunks"] > 1
+    answer = qa.decide("Do tide pool fish nurseries help juvenile growth?")
+    asked = llm.prompts[-1][-1]["content"]
+    assert "zorbly" in asked and "Background sentence 0 " in asked  # the results chunk and the first one
+    assert len(llm.prompts[-1]) == 2 + 2 * 3  # system, three worked examples (question + answer), the question
+    assert answer.verdict == "yes" and [c.paper_id for c in answer.citations] == ["p-long"]
+
+
+def test_decide_asks_about_the_best_chunk_only_when_the_whole_text_would_not_fit(tmp_path):
+    from paperqa_local.answer import WHOLE_TEXT_CHARS
+    from paperqa_local.types import Paper
+
+    filler = " ".join(f"Methods sentence {n} describes the rock pool sampling grid in plain detail." for n in range(150))
+    long_paper = Paper("p-book", "Rock pool survey", filler + " Results: limpets were zorbly abundant on north faces.")
+    assert len(long_paper.abstract) > WHOLE_TEXT_CHARS
+    llm = ScoringLLM({"yes": -0.1, "no": -2.0, "maybe": -3.0})
+    qa = PaperQA(data_dir=tmp_path / "w", embedder=HashEmbedder(), embedding_model="hash-test", llm=llm, min_relevance=0.1)
+    qa.ingest_papers([long_paper])
+    qa.decide("Are limpets zorbly abundant on north faces of rock pools?")
+    asked = llm.prompts[-1][-1]["content"]
+    assert "zorbly" in asked and "Methods sentence 0 " not in asked and len(asked) < WHOLE_TEXT_CHARS

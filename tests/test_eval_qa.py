@@ -50,6 +50,7 @@ def test_eval_qa_reports_metrics_and_per_item_output(tmp_path, dataset, maker):
     assert result["items"] == len(items) == (3 if dataset == "scifact" else 2)
     assert result["citations_not_retrieved"] == 0
     assert 0.0 <= result["accuracy"] <= 1.0 and len(result["confusion"]["matrix"]) == 3
+    assert result["machine"]["cores"] >= 1 and result["machine"]["cpu"] and result["machine"]["llm_gpu_offload"] in (True, False)
     first = items[0]
     assert first["gold_docs"] == ["11"] and "11" in first["cited"], first
     assert result["gold_cited_rate"] >= 0.5

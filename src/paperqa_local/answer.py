@@ -240,7 +240,8 @@ DECIDE_PROMPT = (
 )
 # Worked examples for `decide`, written for this project (invented studies, not taken from any dataset). Shown before
 # every question as earlier turns: on PubMedQA's non-test items they raised how well the 1.5B's yes/no probabilities
-# separate yes from no (AUC) from 0.57 to 0.68; the prompt prefix they form is cached, so they cost nothing after
+# separate yes from no (AUC) from 0.57 to 0.68 (on 100 items, the best chunk only; asking about the whole abstract
+# took it to 0.80 on all 500: benchmarks/decide_variants.py); the prompt prefix they form is cached, so they cost nothing after
 # the first question.
 DECIDE_EXAMPLES = (
     ("Objective: To test whether daily walking lowers blood pressure in older adults. Methods: 212 adults aged 65-80 "
@@ -257,6 +258,7 @@ DECIDE_EXAMPLES = (
      "Do tablet reminders improve inhaler adherence in asthma?", "maybe"),
 )
 REASON_TOKENS = 64
+WHOLE_TEXT_CHARS = 8000  # ~2,000 tokens: an abstract fits whole (PubMedQA's longest has 2,725 characters)
 
 
 @dataclass(frozen=True)
@@ -290,17 +292,17 @@ class Calibration:
     relevance_weight: float = 0.0
 
 
-# Small models lean towards one label whatever the evidence (the 1.5B wrote "yes" for all 500 PubMedQA test
-# questions): per bundled model and judgement, tuned by benchmarks/tune_judge.py on SciFact train claims and
-# PubMedQA's 500 non-test items only.
+# Small models lean towards one label whatever the evidence (uncalibrated, the 1.5B wrote "yes" for all 500 PubMedQA
+# test questions): per bundled model and judgement, tuned by benchmarks/tune_judge.py (run on an H100) on all SciFact
+# train claims and PubMedQA's 500 non-test items only.
 CALIBRATION: dict[str, dict[str, Calibration]] = {
     "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": {
-        "check": Calibration({"CONTRADICTS": -2.25, "NOT ENOUGH INFO": 4.75}, 10.0),  # train acc .505 → .645
-        "decide": Calibration({"no": 1.25, "maybe": 8.0}, 11.0),  # tune acc .560 → .565, macro-F1 .275 → .445
+        "check": Calibration({"CONTRADICTS": -1.75, "NOT ENOUGH INFO": 5.25}, 10.5),  # all 809 train claims: acc .468 → .618, F1 .425 → .592
+        "decide": Calibration({"no": 1.25, "maybe": 7.5}, 11.5),  # 500 tune items: acc .564 → .666, F1 .277 → .500
     },
     "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf": {
-        "check": Calibration({"CONTRADICTS": 1.25, "NOT ENOUGH INFO": 5.25}, 9.5),  # train acc .400 → .570
-        "decide": Calibration({"no": -1.0, "maybe": 8.0}, 14.5),  # tune acc .415 → .580, macro-F1 .375 → .417
+        "check": Calibration({"CONTRADICTS": 1.0, "NOT ENOUGH INFO": 7.25}, 12.5),  # all 809 train claims: acc .376 → .561, F1 .182 → .452
+        "decide": Calibration({"no": -1.0, "maybe": 7.75}, 14.5),  # 500 tune items: acc .380 → .610, F1 .335 → .454
     },
 }
 
@@ -343,7 +345,9 @@ def judge_prompt(qa, text: str, judgement: Judgement, k=None):
             messages += [{"role": "user", "content": f"Abstract: {abstract}\n\nQuestion: {question}"},
                          {"role": "assistant", "content": label}]
         best = verdict_sources(hits, sources)[0].hit
-        messages.append({"role": "user", "content": f"Abstract: {best.text}\n\n{judgement.prompt_label}: {text}"})
+        whole = qa.store.paper_texts([best.paper_id]).get(best.paper_id, best.text)  # every chunk: results come last
+        whole = whole if len(whole) <= WHOLE_TEXT_CHARS else best.text  # a full paper would not fit the context
+        messages.append({"role": "user", "content": f"Abstract: {whole}\n\n{judgement.prompt_label}: {text}"})
         return text, hits, sources, messages
     messages = [{"role": "system", "content": judgement.system},
                 {"role": "user", "content": f"Sources:\n{render_sources(sources)}\n\n{judgement.prompt_label}: {text}"}]
