@@ -31,8 +31,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from paperqa_local import PaperQA
+    from paperqa_local.config import machine
     from paperqa_local.embed import get_embedder
-    from paperqa_local.eval.qa import machine
     from paperqa_local.ingest import chunk_paper, embedding_text
     from paperqa_local.sources import parse_paths
 

@@ -86,11 +86,8 @@ def environment(args) -> dict:
     import llama_cpp
     import torch
 
-    from paperqa_local.config import physical_cores
+    from paperqa_local.config import cpu_name, physical_cores
 
-    cpu = None
-    with contextlib.suppress(OSError):
-        cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), None)
     gpu = None
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
@@ -105,7 +102,7 @@ def environment(args) -> dict:
         "host": platform.node(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cpu_threads": os.cpu_count(),
         "physical_cores": physical_cores(),
         "gpu": gpu,

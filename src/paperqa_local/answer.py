@@ -241,8 +241,8 @@ DECIDE_PROMPT = (
 # Worked examples for `decide`, written for this project (invented studies, not taken from any dataset). Shown before
 # every question as earlier turns: on PubMedQA's non-test items they raised how well the 1.5B's yes/no probabilities
 # separate yes from no (AUC) from 0.57 to 0.68 (on 100 items, the best chunk only; asking about the whole abstract
-# took it to 0.80 on all 500: benchmarks/decide_variants.py); the prompt prefix they form is cached, so they cost nothing after
-# the first question.
+# took it to 0.80 on all 500: benchmarks/decide_variants.py). The prompt prefix they form is cached, so they cost
+# nothing after the first question.
 DECIDE_EXAMPLES = (
     ("Objective: To test whether daily walking lowers blood pressure in older adults. Methods: 212 adults aged 65-80 "
      "were randomised to a walking programme or usual care for 12 weeks. Results: Systolic pressure fell by 8.1 mmHg "
@@ -296,13 +296,13 @@ class Calibration:
 # test questions): per bundled model and judgement, tuned by benchmarks/tune_judge.py (run on an H100) on all SciFact
 # train claims and PubMedQA's 500 non-test items only.
 CALIBRATION: dict[str, dict[str, Calibration]] = {
-    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": {
-        "check": Calibration({"CONTRADICTS": -1.75, "NOT ENOUGH INFO": 5.25}, 10.5),  # all 809 train claims: acc .468 → .618, F1 .425 → .592
-        "decide": Calibration({"no": 1.25, "maybe": 7.5}, 11.5),  # 500 tune items: acc .564 → .666, F1 .277 → .500
+    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": {  # accuracy, macro-F1 before → after on the tuning items
+        "check": Calibration({"CONTRADICTS": -1.75, "NOT ENOUGH INFO": 5.25}, 10.5),  # .468 → .618, .425 → .592
+        "decide": Calibration({"no": 1.25, "maybe": 7.5}, 11.5),  # .564 → .666, .277 → .500
     },
     "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf": {
-        "check": Calibration({"CONTRADICTS": 1.0, "NOT ENOUGH INFO": 7.25}, 12.5),  # all 809 train claims: acc .376 → .561, F1 .182 → .452
-        "decide": Calibration({"no": -1.0, "maybe": 7.75}, 14.5),  # 500 tune items: acc .380 → .610, F1 .335 → .454
+        "check": Calibration({"CONTRADICTS": 1.0, "NOT ENOUGH INFO": 7.25}, 12.5),  # .376 → .561, .182 → .452
+        "decide": Calibration({"no": -1.0, "maybe": 7.75}, 14.5),  # .380 → .610, .335 → .454
     },
 }
 

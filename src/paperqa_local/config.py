@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +49,30 @@ def physical_cores() -> int:
         cores = 0
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(cores or available, available))
+
+
+def cpu_name() -> str:
+    """The CPU's model name ("model name" in /proc/cpuinfo), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, Any]:
+    """Where a run happened, recorded with benchmark figures: CPU model and cores, the GPU torch embeds on (only
+    when the embedder has imported torch already: this never imports it) and whether llama.cpp offloads to a GPU."""
+    from .llm import gpu_offload_supported
+
+    info: dict[str, Any] = {"cpu": cpu_name(), "cores": os.cpu_count()}
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    info["llm_gpu_offload"] = gpu_offload_supported()
+    return info
 
 
 class Settings(BaseSettings):

@@ -11,14 +11,13 @@ Every run also counts citations to papers that were not retrieved (must be zero)
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from ..config import PROJECT_ROOT, default_home
+from ..config import PROJECT_ROOT, default_home, machine
 from ..errors import PaperQAError
 from ..types import Paper
 
@@ -65,27 +64,6 @@ def pubmedqa_items(folder: Path, split: str) -> list[dict[str, Any]]:
     test = json.loads((folder / "test_ground_truth.json").read_text())
     ids = sorted(test) if split == "test" else sorted(set(data) - set(test))
     return [{"id": pmid, "text": data[pmid]["QUESTION"], "gold": data[pmid]["final_decision"], "gold_docs": [pmid]} for pmid in ids]
-
-
-def machine() -> dict[str, Any]:
-    """Where a run happened (recorded with its figures): CPU model and cores, the GPU torch embeds on, if any, and
-    whether llama.cpp offloads to a GPU."""
-    import os
-    import platform
-
-    from ..llm import gpu_offload_supported
-
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    info: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count()}
-    torch = sys.modules.get("torch")  # imported by the embedder already; never imported here for this
-    if torch is not None and torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    info["llm_gpu_offload"] = gpu_offload_supported()
-    return info
 
 
 def run_qa_eval(args) -> dict[str, Any]:
