@@ -39,7 +39,7 @@ def main() -> None:
     from tune_judge import figures, score_items, search
 
     from paperqa_local import PaperQA
-    from paperqa_local.answer import DECIDE
+    from paperqa_local.judge import DECIDE
     from paperqa_local.eval.qa import pubmedqa_items, pubmedqa_papers
 
     folder = Path(args.eval_dir) / "pubmedqa"

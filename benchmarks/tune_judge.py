@@ -10,11 +10,11 @@ SciFact train claims, PubMedQA's 500 non-test items; the dev/test items are neve
     .venv/bin/python benchmarks/tune_judge.py --model default --dataset pubmedqa    # the 500 non-test items
     .venv/bin/python benchmarks/tune_judge.py --model default --dataset scifact     # the 809 train claims
 
-answer.CALIBRATION was tuned so, on all the tuning items, on an H100 (0.1-0.15 s per item there;
+models.BUNDLED[...].calibration was tuned so, on all the tuning items, on an H100 (0.1-0.15 s per item there;
 about 10 times that on a 2-core CPU): benchmarks/results/tune/ holds the logs and per-item scores.
 
 Prints the figures before and after and the offsets found; writes benchmarks/out/tune-<dataset>-<model>.jsonl
-(per-item scores: --reuse only searches again). Paste the calibration into answer.CALIBRATION.
+(per-item scores: --reuse only searches again). Paste the calibration into its model entry in models.py.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 
 def score_items(qa, items, judgement, out: Path) -> list[dict]:
-    from paperqa_local.answer import judge_prompt
+    from paperqa_local.judge import judge_prompt
 
     labels = list(judgement.options)
     rows = []
@@ -45,7 +45,7 @@ def score_items(qa, items, judgement, out: Path) -> list[dict]:
                    "model_name": qa.llm.name}
             if messages is not None:
                 rank = {hit.paper_id: i for i, hit in enumerate(hits)}
-                with qa._lock:
+                with qa.llm.lock:
                     row["scores"] = dict(zip(labels, qa.llm.score_options(messages, [list(judgement.options[x]) for x in labels])))
                 row["sources"] = {str(s.key): {"paper_id": s.hit.paper_id, "relevance": round(s.relevance, 4),
                                                "rank": rank[s.hit.paper_id]} for s in sources}
@@ -90,7 +90,7 @@ def figures(rows, judgement, calibration) -> tuple[float, float]:
 
 def search(rows, judgement):
     """The grid point with the best mean of accuracy and macro-F1 (first label's offset fixed at 0)."""
-    from paperqa_local.answer import Calibration
+    from paperqa_local.models import Calibration
 
     labels = list(judgement.options)
     scores, relevance, gold, declined = features(rows, judgement)
@@ -151,7 +151,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from paperqa_local import PaperQA
-    from paperqa_local.answer import CHECK, DECIDE, Calibration
+    from paperqa_local.judge import CHECK, DECIDE
+    from paperqa_local.models import Calibration
     from paperqa_local.eval.qa import pubmedqa_items, pubmedqa_papers, scifact_items
 
     folder = Path(args.eval_dir) / args.dataset

@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from paperqa_local.embed import Embedder
+from paperqa_local.llm import LLM
+
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 DEOXYS = "Deoxys: A Causal Inference Engine for Unhealthy Node Mitigation in Large-scale Cloud Infrastructure"
@@ -22,7 +25,7 @@ def _home(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
-class HashEmbedder:
+class HashEmbedder(Embedder):
     """Deterministic bag-of-words vectors: similar wording, similar vectors. For unit tests only."""
 
     name = "hash-test"
@@ -40,6 +43,9 @@ class HashEmbedder:
         norm = np.linalg.norm(vector)
         return vector / norm if norm else vector
 
+    def embed_batch(self, texts):
+        return np.vstack([self._vector(t) for t in texts])
+
     def embed(self, texts, progress=None):
         self.calls += 1
         self.texts_embedded += len(texts)
@@ -51,19 +57,20 @@ class HashEmbedder:
         return self._vector(text)
 
 
-class ScriptedLLM:
+class ScriptedLLM(LLM):
     """An LLM that replies with queued texts, token by token (word by word)."""
 
     name = "scripted"
 
     def __init__(self, *replies: str):
+        super().__init__()
         self.replies = list(replies)
         self.prompts: list[list[dict]] = []
 
     def enqueue(self, reply: str) -> None:
         self.replies.append(reply)
 
-    def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None):
+    def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None, prefix="", forbid_first=None):
         self.prompts.append(messages)
         reply = self.replies.pop(0)
         for piece in re.findall(r"\S+\s*", reply):
@@ -71,14 +78,6 @@ class ScriptedLLM:
             generation.completion_tokens += 1
             yield piece
         generation.prompt_tokens = sum(len(m["content"].split()) for m in messages)
-
-    def chat(self, messages, **options):
-        from paperqa_local.llm import Generation
-
-        generation = Generation()
-        for _ in self.stream_chat(messages, generation, **options):
-            pass
-        return generation
 
 
 @pytest.fixture

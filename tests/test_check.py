@@ -3,7 +3,7 @@
 import pytest
 
 from paperqa_local import PaperQA
-from paperqa_local.answer import CHECK, DECIDE, parse_label
+from paperqa_local.judge import CHECK, DECIDE, parse_label
 from paperqa_local.eval.qa import macro_f1
 
 from .conftest import HashEmbedder, ScriptedLLM
@@ -75,7 +75,7 @@ class ScoringLLM(ScriptedLLM):
         self.prompts.append(messages)
         return [self.labels.get(spellings[0], -20.0) for spellings in options]
 
-    def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None, prefix=""):
+    def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None, prefix="", forbid_first=None):
         self.prefixes.append(prefix)
         yield from super().stream_chat(messages, generation, max_tokens, temperature, stop)
 
@@ -83,9 +83,9 @@ class ScoringLLM(ScriptedLLM):
 @pytest.fixture
 def every_source_kept(monkeypatch):
     """Both papers stay sources, however unlike the claim the hashing embedder finds one of them."""
-    from paperqa_local import answer as answer_module
+    from paperqa_local import evidence
 
-    monkeypatch.setattr(answer_module, "RELATIVE_GATE", 1.0)
+    monkeypatch.setattr(evidence, "RELATIVE_GATE", 1.0)
 
 
 def scoring_qa(tmp_path, llm):
@@ -112,8 +112,8 @@ def test_label_comes_from_the_model_probabilities_and_the_best_ranked_papers_are
 
 @pytest.mark.usefixtures("every_source_kept")
 def test_calibration_offsets_and_weak_evidence_move_the_label(tmp_path, monkeypatch):
-    from paperqa_local import answer as answer_module
-    from paperqa_local.answer import Calibration
+    from paperqa_local import evidence, judge
+    from paperqa_local.models import Calibration, ModelCalibration
 
     llm = ScoringLLM({"SUPPORTS": -0.2, "CONTRADICTS": -1.0, "NOT_ENOUGH_INFO": -3.0})
     qa = scoring_qa(tmp_path, llm)
@@ -121,15 +121,16 @@ def test_calibration_offsets_and_weak_evidence_move_the_label(tmp_path, monkeypa
     assert qa.check(claim, explain=False).verdict == "SUPPORTS"
     assert llm.prefixes == []  # explain=False: no reason written
 
-    monkeypatch.setitem(answer_module.CALIBRATION, "scoring", {"check": Calibration({"CONTRADICTS": 1.0})})
+    monkeypatch.setattr(judge, "calibration_for", lambda name: ModelCalibration(check=Calibration({"CONTRADICTS": 1.0})))
     answer = qa.check(claim, explain=False)
     assert answer.verdict == "CONTRADICTS" and answer.text.startswith("CONTRADICTS: [")
 
     # NOT ENOUGH INFO gains what the evidence lacks in similarity (offset 10, weight 10: +10 × (1 − relevance))
-    monkeypatch.setitem(answer_module.CALIBRATION, "scoring", {"check": Calibration({"NOT ENOUGH INFO": 10.0}, 10.0)})
+    monkeypatch.setattr(judge, "calibration_for",
+                        lambda name: ModelCalibration(check=Calibration({"NOT ENOUGH INFO": 10.0}, 10.0)))
     assert qa.check(claim, explain=False).verdict == "SUPPORTS"  # the claim is a sentence of the abstract
     weak = "Tide pools hold fish and crabs."
-    assert answer_module.select_evidence(qa, weak, qa.search(weak), 3)[0].relevance < 0.6
+    assert evidence.select_evidence(qa, weak, qa.search(weak), 1000, max_per_paper=3)[0].relevance < 0.6
     answer = qa.check(weak, explain=False)
     assert answer.verdict == "NOT ENOUGH INFO" and not answer.answerable
 
@@ -151,7 +152,7 @@ def test_decide_asks_about_the_whole_abstract_of_a_paper_stored_in_several_chunk
 
 
 def test_decide_asks_about_the_best_chunk_only_when_the_whole_text_would_not_fit(tmp_path):
-    from paperqa_local.answer import WHOLE_TEXT_CHARS
+    from paperqa_local.evidence import WHOLE_TEXT_CHARS
     from paperqa_local.types import Paper
 
     filler = " ".join(f"Methods sentence {n} describes the rock pool sampling grid in plain detail." for n in range(150))
@@ -163,3 +164,27 @@ def test_decide_asks_about_the_best_chunk_only_when_the_whole_text_would_not_fit
     qa.decide("Are limpets zorbly abundant on north faces of rock pools?")
     asked = llm.prompts[-1][-1]["content"]
     assert "zorbly" in asked and "Methods sentence 0 " not in asked and len(asked) < WHOLE_TEXT_CHARS
+
+
+class NegationAwareLLM(ScoringLLM):
+    """Scores SUPPORTS by whether the judged text is negated, as a model reading a source that states the
+    opposite of the claim would."""
+
+    def score_options(self, messages, options, prefix=""):
+        negated = messages[-1]["content"].rstrip().endswith(tuple(["."])) and "It is not true that" in messages[-1]["content"]
+        self.prompts.append(messages)
+        if len(options) == 1:  # the negation's SUPPORTS
+            return [-0.2 if negated else -3.0]
+        return [self.labels.get(spellings[0], -20.0) for spellings in options]
+
+
+@pytest.mark.usefixtures("every_source_kept")
+def test_a_source_stating_the_negation_turns_supports_into_contradicts(tmp_path):
+    from paperqa_local.judge import negate
+
+    assert negate("Bleached corals never recover.") == "It is not true that bleached corals never recover."
+    assert negate("LoRA needs no retraining") == "It is not true that LoRA needs no retraining."
+    llm = NegationAwareLLM({"SUPPORTS": -0.5, "CONTRADICTS": -2.0, "NOT_ENOUGH_INFO": -3.0})
+    answer = scoring_qa(tmp_path, llm).check("Bleached corals never recover.", explain=False)
+    assert answer.verdict == "CONTRADICTS" and answer.label_scores["SUPPORTS_negation"] == -0.2
+    assert llm.prompts[-1][-1]["content"].endswith("Claim: It is not true that bleached corals never recover.")

@@ -44,6 +44,17 @@ def test_answer_chips_only_for_cited_keys_and_a_distinct_decline():
     assert "&lt;img" in stopped_html(f"Half {EVIL}") and "(stopped)" in stopped_html("Half")
 
 
+def test_unsupported_sentences_dropped_figures_and_not_reported_answers_are_shown_as_such():
+    answer = Answer("q", "Deoxys does it [1]. It is magic <b>.", True,
+                    citations=[Citation(1, "p1", "Deoxys", 2024, ["s"], 0.9)],
+                    uncited_sentences=["It is magic <b>."], dropped=["70 (in no retrieved source)"])
+    shown = answer_html(answer, turn=1)
+    assert '<span class="pq-unsupported" title="no cited source supports this">It is magic &lt;b&gt;.</span>' in shown
+    assert "1 figure(s) or name(s) left out" in shown
+    not_reported = answer_html(Answer("q", "The abstract does not report the downtime.", False), turn=2)
+    assert 'class="pq-notreported"' in not_reported and "pq-decline" not in not_reported
+
+
 def test_sources_lists_cited_papers_then_the_uncited_ones_escaped():
     answer = Answer("what <b>?", "x [1].", True,
                     citations=[Citation(1, "p2", "Cited", 2024, ["Support here."], 0.8)],

@@ -1,164 +1,152 @@
-"""From a question to a cited answer: retrieve → pick evidence sentences → prompt → verify the citations.
+"""From a question to an answer whose every figure and name is in the source it cites.
 
-Small models write slowly on a laptop CPU and forget citation markers, so:
-- only the few sentences of each paper that bear on the question are sent (not whole abstracts), and
-  papers far less relevant than the best are left out;
-- the system prompt never changes, so llama.cpp reuses its KV cache across questions;
-- after generation every marker is checked: one that points to no source is dropped, an answer sentence
-  without a marker is attributed to the source sentence it matches (small models copy), else flagged;
-- a question whose best evidence is too weak is declined without asking the model at all.
+retrieve → evidence within a token budget (`evidence.py`) → decide whether to answer → write → verify:
+- a question whose best evidence is too weak is declined without asking the model (off-corpus);
+- otherwise the model's probability of starting its reply with the decline is read from the prompt's
+  logits (free: the prompt is evaluated anyway) and weighed against retrieval relevance
+  (`models.AnswerCalibration`, tuned on the dev split of the seeds questions): a small model told it may
+  decline refuses half-answerable questions, so above the calibrated line the decline is not allowed and
+  the model answers what the sources say;
+- after writing, every marker is checked: one that points to no source is dropped, an unmarked sentence is
+  attributed to the source sentence it matches (small models copy), and each figure and name must be in a
+  cited source (`support.py`): re-cited, cut, or the sentence dropped — never shown as cited when it is not;
+- a question asking for a figure that no verified sentence gives is told so ("… give no figure for this").
+The system prompt and its worked example never change, so llama.cpp reuses their KV cache across questions.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .evidence import ASKS_FIGURE, Source, render_sources, select_evidence
+from .models import calibration_for
+from .support import MARKER, check_sentence, figures, short_name
 from .text import split_sentences
 from .types import Answer, Citation, SearchHit
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from .qa import PaperQA
 
 DECLINE = "Cannot answer from the indexed papers."
 SYSTEM_PROMPT = (
-    "You answer questions about research papers using only the numbered sources given. "
-    "Write a short answer of one to three sentences. End every sentence with the number of the source it comes "
-    "from in square brackets, like [1] or [2]. If the sources do not contain the answer, reply exactly: "
-    f"{DECLINE}"
+    "You answer a researcher's question using only the numbered paper abstracts given. Name the method or paper "
+    "you describe and write about it in the third person (never 'we'). After every sentence put the number of the "
+    "source it comes from in square brackets, like [1]. Give figures exactly as the source states them and never "
+    "a figure the sources do not give. If the sources answer only part of the question, answer that part and say "
+    "which part they do not report. If no source addresses the question at all, reply exactly: "
+    f"{DECLINE} Answer in one to four sentences."
 )
-CHECK_PROMPT = (
-    "You check scientific claims against numbered sources. Reply with one verdict word first: SUPPORTS if the "
-    "sources show the claim is true, CONTRADICTS if they show it is false, NOT_ENOUGH_INFO if they do not say. "
-    "Then the number of the source that decides it in square brackets, then one sentence of explanation. "
-    "Example: CONTRADICTS [2] The trial found no effect on mortality."
+# A worked example, written for this project (the papers are invented), shown before every question as an
+# earlier turn: it shows naming the method, figures with their source, and saying what is not reported.
+EXAMPLE = (
+    "Sources:\n"
+    "[1] HeadTrim: Pruning Attention Heads at Load Time: HeadTrim prunes the attention heads of a pretrained "
+    "transformer when it is loaded, using activation statistics from 64 calibration samples. … On LLaMA-7B it "
+    "removes 30% of the heads while keeping 98.1% of the original accuracy.\n"
+    "[2] Sparse Adapters for Multilingual Translation: Sparse adapters add 2% parameters per language pair.\n\n"
+    "Question: can I drop attention heads from a trained model without retraining it, and how much memory does that save?",
+    "HeadTrim prunes attention heads of a pretrained transformer when it is loaded, using statistics from 64 "
+    "calibration samples instead of retraining [1]. On LLaMA-7B it removes 30% of the heads while keeping 98.1% of "
+    "the original accuracy [1]. The abstract does not report how much memory this saves.",
 )
-MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;–-]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
-ATTRIBUTE_MIN_SIMILARITY = 0.55
-RELATIVE_GATE = 0.12  # papers whose best evidence is this much less similar than the best paper's are left out
-
-
-@dataclass
-class Source:
-    key: int
-    hit: SearchHit
-    sentences: list[str]
-    vectors: np.ndarray
-    relevance: float  # best cosine similarity of one of its sentences to the question
-    all_sentences: list[str] = field(default_factory=list)  # the title, then every sentence of the chunk
+# and one whose sources do not address the question, so the model's probability of declining means something
+DECLINE_EXAMPLE = (
+    "Sources:\n"
+    "[1] Sparse Adapters for Multilingual Translation: Sparse adapters add 2% parameters per language pair.\n\n"
+    "Question: which fertiliser schedule gives the best wheat yield on clay soil?",
+    DECLINE,
+)
+NOT_REPORTED = re.compile(
+    r"\b(not|never) (report|state|give|mention|specif|provide|say|quantif|disclose|include|discuss|describe)\w*|"
+    r"\b(no|without) (figure|number|value|data|details?|information|mention)\b|\bnot (reported|stated|given|mentioned)\b|"
+    r"cannot answer|can't answer|does not (address|cover)", re.I)
+MAX_SENTENCES = 6  # an answer is a paragraph: what follows is repetition
+ATTRIBUTE_MIN_SIMILARITY = 0.55  # an unmarked sentence is attributed to a source sentence at least this similar
+HISTORY_ANSWER_CHARS = 400
 
 
 def _markers(text: str) -> list[int]:
-    keys: list[int] = []
-    for group in MARKER.findall(text):
-        for number in re.findall(r"\d+", group):
-            keys.append(int(number))
-    return keys
+    return [int(n) for group in MARKER.findall(text) for n in re.findall(r"\d+", group)]
 
 
-def condense(question: str, history: list[tuple[str, str]] | None) -> str:
-    """A follow-up ("and how fast is it?") is searched together with the question it follows."""
+def previous_turn(history) -> tuple[str, str, list[str]] | None:
+    """The last turn of `history`: (question, answer text, cited paper ids). A turn is an `Answer`, a
+    (question, answer) pair, or a dict with "question", "text" and optionally "cited" (paper ids)."""
     if not history:
-        return question
-    previous = history[-1][0]
-    return f"{previous} {question}"
+        return None
+    turn = history[-1]
+    if isinstance(turn, Answer):
+        return turn.question, turn.text, [c.paper_id for c in turn.citations]
+    if isinstance(turn, dict):
+        return turn.get("question", ""), turn.get("text", ""), list(turn.get("cited", []))
+    question, text = turn[0], turn[1]
+    return question, text, list(turn[2]) if len(turn) > 2 else []
 
 
-def select_evidence(qa, question: str, hits: list[SearchHit], per_paper: int) -> list[Source]:
-    """The sentences of each retrieved paper most similar to the question, best papers first.
-
-    The title is embedded with the sentences: it counts towards a paper's relevance and can be the
-    sentence an answer is attributed to, but only abstract sentences are sent as evidence.
-    """
-    if not hits:
-        return []
-    groups = [[hit.title, *(split_sentences(hit.text) or [hit.text])] for hit in hits]
-    vectors = qa.embedder.embed([question, *(s for group in groups for s in group)])
-    query, rows = vectors[0], vectors[1:]
-    sources: list[Source] = []
-    offset = 0
-    for hit, group in zip(hits, groups):
-        group_vectors = rows[offset : offset + len(group)]
-        offset += len(group)
-        similarity = group_vectors @ query
-        body = np.argsort(-similarity[1:])[:per_paper] + 1
-        sources.append(Source(0, hit, [group[i] for i in sorted(body)], group_vectors, float(similarity.max()), group))
-    sources.sort(key=lambda s: s.relevance, reverse=True)
-    top = sources[0].relevance
-    kept = [s for s in sources if s.relevance >= top - RELATIVE_GATE]
-    for key, source in enumerate(kept, 1):
-        source.key = key
-    return kept
+def condense(question: str, history) -> str:
+    """A follow-up ("and how fast is it?") is searched together with the question it follows."""
+    previous = previous_turn(history)
+    return f"{previous[0]} {question}" if previous else question
 
 
-def render_sources(sources: list[Source]) -> str:
-    lines = []
-    for source in sources:
-        year = f" ({source.hit.year})" if source.hit.year else ""
-        lines.append(f"[{source.key}] {source.hit.title}{year}: {' '.join(source.sentences)}")
-    return "\n".join(lines)
+def build_messages(question: str, sources: list[Source], previous: tuple[str, str, list[str]] | None = None) -> list[dict[str, str]]:
+    user = f"Sources:\n{render_sources(sources)}\n\n"
+    if previous:
+        earlier = MARKER.sub("", previous[1]).strip()[:HISTORY_ANSWER_CHARS]
+        user += f"Earlier question: {previous[0]}\nEarlier answer: {earlier}\n\nFollow-up question: {question}"
+    else:
+        user += f"Question: {question}"
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": EXAMPLE[0]},
+            {"role": "assistant", "content": EXAMPLE[1]}, {"role": "user", "content": DECLINE_EXAMPLE[0]},
+            {"role": "assistant", "content": DECLINE_EXAMPLE[1]}, {"role": "user", "content": user}]
 
 
-def build_messages(question: str, sources: list[Source], system: str = SYSTEM_PROMPT) -> list[dict[str, str]]:
-    user = f"Sources:\n{render_sources(sources)}\n\nQuestion: {question}"
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+class MarkerFilter:
+    """Streams text with citation markers held back: a marker is shown only once verified, in the final answer."""
+
+    _OPEN = re.compile(r"\s*\[[^\]]{0,20}$")
+
+    def __init__(self):
+        self.pending = ""
+
+    def feed(self, piece: str) -> str:
+        self.pending += piece
+        hold = self._OPEN.search(self.pending)
+        ready, self.pending = (self.pending[: hold.start()], self.pending[hold.start():]) if hold else (self.pending, "")
+        trailing = len(ready) - len(ready.rstrip())  # a space may come before a marker: keep it back
+        ready, self.pending = ready[: len(ready) - trailing], ready[len(ready) - trailing:] + self.pending
+        return re.sub(r"\s*" + MARKER.pattern, "", ready, flags=re.I)
+
+    def flush(self) -> str:
+        rest, self.pending = self.pending, ""
+        return re.sub(r"\s*" + MARKER.pattern, "", rest, flags=re.I)
 
 
-def verify_citations(qa, raw: str, sources: list[Source]) -> tuple[str, dict[int, list[str]], list[str]]:
-    """Drop markers that point to no source; attribute unmarked sentences; return text, support, uncited."""
-    by_key = {source.key: source for source in sources}
-    support: dict[int, list[str]] = {}
-    uncited: list[str] = []
-    sentences = split_sentences(strip_copied_headers(raw.strip(), sources))
-    unmarked = []
-    kept_sentences: list[tuple[str, list[int]]] = []
-    for sentence in sentences:
-        keys = [key for key in dict.fromkeys(_markers(sentence)) if key in by_key]
-        bare = MARKER.sub("", sentence).strip()
-        bare = re.sub(r"\s+([.,;:!?])", r"\1", bare)
-        if not re.search(r"\w", bare):  # a sentence that was only a marker belongs to the one before it
-            if kept_sentences and keys:
-                kept_sentences[-1][1].extend(k for k in keys if k not in kept_sentences[-1][1])
-            continue
-        kept_sentences.append((bare, keys))
-        if not keys:
-            unmarked.append(len(kept_sentences) - 1)
-    unmarked = [i for i in unmarked if not kept_sentences[i][1]]  # a marker-only sentence may have cited it since
-    if unmarked and sources:
-        vectors = qa.embedder.embed([kept_sentences[i][0] for i in unmarked])
-        for row, index in enumerate(unmarked):
-            best_key, best_sim = None, -1.0
-            for source in sources:
-                sim = float((source.vectors @ vectors[row]).max())
-                if sim > best_sim:
-                    best_key, best_sim = source.key, sim
-            if best_key is not None and best_sim >= ATTRIBUTE_MIN_SIMILARITY:
-                kept_sentences[index][1].append(best_key)
-            else:
-                uncited.append(kept_sentences[index][0])
-    parts = []
-    for bare, keys in kept_sentences:
-        keys = list(dict.fromkeys(keys))
-        for key in keys:
-            support.setdefault(key, []).append(_supporting_sentence(qa, bare, by_key[key]))
-        markers = "".join(f"[{key}]" for key in keys)
-        if markers and bare[-1:] in ".!?":
-            parts.append(f"{bare[:-1]} {markers}{bare[-1]}")
-        else:
-            parts.append(f"{bare} {markers}".strip())
-    return " ".join(parts), support, uncited
+def third_person(sentence: str, source: Source | None) -> str:
+    """'We compute …' pasted from an abstract → 'The authors of HeadTrim compute …'."""
+    match = re.match(r"(We|Our)\b", sentence)
+    if not match:
+        return re.sub(r"\bour\b", "their", re.sub(r"\bwe\b", "they", sentence))
+    name = short_name(source.hit.title) if source else None
+    subject = f"The authors of {name}" if name and name.lower() not in sentence.lower() else "The authors"
+    if match.group(1) == "We":
+        sentence = subject + sentence[2:]
+    else:
+        sentence = (f"{name}'s" if name and name.lower() not in sentence.lower() else "Their") + sentence[3:]
+    sentence = re.sub(r"\bwe\b", "they", sentence)
+    return re.sub(r"\bour\b", "their", sentence)
 
 
 def strip_copied_headers(raw: str, sources: list[Source]) -> str:
     """Small models copy a source line whole ("[1] Title (2024): text"): keep the text, cite it at its end."""
     for source in sources:
-        year = f" ({source.hit.year})" if source.hit.year else ""
-        header = re.compile(r"(?:\[\s*%d\s*\]\s*)?%s%s\s*:\s*" % (source.key, re.escape(source.hit.title), re.escape(year)))
+        header = re.compile(r"(?:\[\s*%d\s*\]\s*)?%s(?:\s*\(\d{4}\))?\s*:\s*" % (source.key, re.escape(source.hit.title)))
         match = header.search(raw)
         while match:
             rest = raw[match.end():]
@@ -169,30 +157,174 @@ def strip_copied_headers(raw: str, sources: list[Source]) -> str:
     return raw
 
 
-def _supporting_sentence(qa, answer_sentence: str, source: Source) -> str:
-    """The sentence of the source's abstract most like the answer sentence."""
-    body, body_vectors = source.all_sentences[1:], source.vectors[1:]
-    if len(body) <= 1:
-        return body[0] if body else source.hit.title
-    vector = qa.embedder.embed([answer_sentence])[0]
-    return body[int(np.argmax(body_vectors @ vector))]
+_VAGUE_SUBJECT = re.compile(r"^(?:Yes|No)?[,.]?\s*(It|This (?:method|approach|paper|work|system|model|study|framework)|"
+                            r"The (?:proposed |new )?(?:method|approach|paper|work|system|model|study|framework|technique)|"
+                            r"The authors|They)\b")
 
 
-def _declined(raw: str) -> bool:
-    return "cannot answer" in raw.lower() or "can't answer" in raw.lower()
+def _names(sentence: str, source: Source) -> bool:
+    label = short_name(source.hit.title)
+    if label and label.lower() in sentence.lower():
+        return True
+    title = set(re.findall(r"[a-z]{4,}", source.hit.title.lower()))
+    return bool(title) and len(title & set(re.findall(r"[a-z]{4,}", sentence.lower()))) >= 0.6 * len(title)
 
 
-def answer_stream(qa, question: str, k=None, year_from=None, year_to=None, history=None,
+def name_sources(parts: list[str], by_key: dict[int, Source], support: dict[int, list[str]]) -> list[str]:
+    """A cited paper the answer never names gets its name in the first sentence citing it: "It prunes …" →
+    "HeadTrim prunes …"; otherwise "“Title” reports that …" (a reader must know which paper says what)."""
+    text = " ".join(parts)
+    parts = list(parts)
+    for key in sorted(support):
+        source = by_key[key]
+        if _names(text, source):
+            continue
+        name = short_name(source.hit.title) or f"“{source.hit.title}”"
+        for i, part in enumerate(parts):
+            if f"[{key}]" not in part:
+                continue
+            vague = _VAGUE_SUBJECT.match(part)
+            if vague:
+                who = vague.group(1)
+                subject = f"The authors of {name}" if who in ("The authors", "They") else name
+                parts[i] = subject + part[vague.end():]
+            else:
+                body = re.sub(r"^(?:Yes|No)[,.]\s*", "", part)
+                body = body[:1].lower() + body[1:] if body[1:2].islower() else body
+                parts[i] = f"{name} reports that {body}"
+            break
+    return parts
+
+
+_EXAMPLE_SENTENCES = [set(re.findall(r"\w+", s.lower())) for s in split_sentences(EXAMPLE[1])]
+
+
+def copied_from_example(sentence: str) -> bool:
+    """Small models copy the worked example's sentences ("The abstract does not report how much memory …")."""
+    words = set(re.findall(r"\w+", sentence.lower()))
+    return any(len(words & example) >= 0.7 * len(example) for example in _EXAMPLE_SENTENCES)
+
+
+def _with_markers(sentence: str, keys: list[int]) -> str:
+    markers = "".join(f"[{key}]" for key in keys)
+    if not markers:
+        return sentence
+    return f"{sentence[:-1]} {markers}{sentence[-1]}" if sentence[-1:] in ".!?" else f"{sentence} {markers}"
+
+
+def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str = "", name: bool = True) -> tuple[str, dict[int, list[str]], list[str], list[str]]:
+    """The answer as shown: markers that point to no source dropped, unmarked sentences attributed, figures and
+    names checked against the cited sources. Returns (text, supporting sentences per key, sentences shown
+    uncited, facts dropped with the reason)."""
+    by_key = {source.key: source for source in sources}
+    texts = {source.key: source.support_text() for source in sources}
+    sentences: list[tuple[str, list[int]]] = []
+    for sentence in split_sentences(strip_copied_headers(raw.strip(), sources)):
+        keys = [key for key in dict.fromkeys(_markers(sentence)) if key in by_key]
+        bare = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(MARKER.sub("", sentence).split()))
+        if not re.search(r"\w", bare):  # a sentence that was only a marker belongs to the one before it
+            if sentences and keys:
+                sentences[-1][1].extend(k for k in keys if k not in sentences[-1][1])
+            continue
+        if NOT_REPORTED.search(bare) and not figures(bare):
+            keys = []  # "the abstract does not report X" needs no source, and no source says it
+        sentences.append((bare, keys))
+
+    unmarked = [i for i, (bare, keys) in enumerate(sentences) if not keys and not NOT_REPORTED.search(bare)]
+    vectors = qa.embedder.embed([sentences[i][0] for i in unmarked]) if unmarked and sources else np.zeros((0, 1))
+    for row, index in enumerate(unmarked):
+        best_key, best_sim = max(((s.key, float((s.vectors @ vectors[row]).max())) for s in sources), key=lambda p: p[1])
+        if best_sim >= ATTRIBUTE_MIN_SIMILARITY:
+            sentences[index][1].append(best_key)
+
+    support: dict[int, list[str]] = {}
+    uncited: list[str] = []
+    dropped: list[str] = []
+    parts: list[str] = []
+    notes: list[str] = []
+    seen: list[tuple[str, list[int]]] = []
+    for bare, keys in sentences:
+        if any(bare == earlier for earlier, _ in seen) or len(seen) >= MAX_SENTENCES:
+            continue  # small models repeat themselves until the token limit
+        seen.append((bare, keys))
+        if copied_from_example(bare):
+            dropped.append(f"{bare!r} (copied from the prompt's worked example)")
+            continue
+        if NOT_REPORTED.search(bare) and not figures(bare):
+            notes.append(bare)  # says what the sources lack: nothing to cite (kept if the answer does not give it)
+            continue
+        verdict = check_sentence(bare, keys, texts, question)
+        dropped += verdict.dropped
+        if not verdict.text:
+            continue
+        text = third_person(verdict.text, by_key.get(verdict.keys[0]) if verdict.keys else None)
+        if not verdict.keys and not NOT_REPORTED.search(text):
+            uncited.append(text)
+        for key in verdict.keys:
+            support.setdefault(key, []).append(text)
+        parts.append(_with_markers(text, verdict.keys))
+    parts = name_sources(parts, by_key, support) if name else parts
+    said = _content_words(" ".join(s for sentences in support.values() for s in sentences))
+    for note in notes:  # "the abstract does not report the speedup" after the speedup was given is dropped
+        asked = _content_words(NOT_REPORTED.sub(" ", note))
+        if asked and len(asked & said) >= 0.5 * len(asked):
+            dropped.append(f"{note!r} (contradicts what the answer reports)")
+        else:
+            parts.append(note)
+    return " ".join(parts), support, uncited, dropped
+
+
+_NOTE_WORDS = set("the a an of in on for to and or is are was were be it its this that these those their they abstract "
+                  "abstracts paper papers source sources study authors how much many what which does do did report "
+                  "reported reports state stated give given mention mentioned provide specify any there".split())
+
+
+def _content_words(text: str) -> set[str]:
+    return {w[:6] for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in _NOTE_WORDS}
+
+
+def supporting_sentences(qa: PaperQA, support: dict[int, list[str]], by_key: dict[int, Source]) -> dict[int, list[str]]:
+    """For each cited source, the sentence of its text most like each answer sentence citing it."""
+    pairs = [(key, sentence) for key, sentences in support.items() for sentence in sentences]
+    if not pairs:
+        return {}
+    vectors = qa.embedder.embed([sentence for _, sentence in pairs])
+    found: dict[int, list[str]] = {}
+    for (key, _), vector in zip(pairs, vectors):
+        source = by_key[key]
+        body, body_vectors = source.all_sentences[1:], source.vectors[1:]
+        best = body[int(np.argmax(body_vectors @ vector))] if body else source.hit.title
+        found.setdefault(key, [])
+        if best not in found[key]:
+            found[key].append(best)
+    return found
+
+
+def _with_previous_papers(qa: PaperQA, hits: list[SearchHit], paper_ids: list[str]) -> list[SearchHit]:
+    """A follow-up ("which of those …") is about the papers the previous answer cited: keep them among the hits."""
+    missing = [pid for pid in paper_ids if pid not in {hit.paper_id for hit in hits}]
+    if not missing:
+        return hits
+    extra = qa.paper_hits(missing)
+    return (hits[:1] + extra + hits[1:])[: max(len(hits), len(extra) + 1)]  # after the best new hit
+
+
+def answer_stream(qa: PaperQA, question: str, k=None, year_from=None, year_to=None, history=None,
                   stop: threading.Event | None = None) -> Iterator[str | Answer]:
     settings = qa.settings
     started = time.perf_counter()
     question = " ".join(question.split())
+    previous = previous_turn(history)
     hits = qa.search(condense(question, history), k=k or settings.k, year_from=year_from, year_to=year_to)
-    sources = select_evidence(qa, question, hits, settings.evidence_sentences)
+    if previous and previous[2]:
+        hits = _with_previous_papers(qa, hits, previous[2])
+    sources = select_evidence(qa, question if not previous else f"{previous[0]} {question}", hits, qa.evidence_budget())
     retrieve_ms = 1000 * (time.perf_counter() - started)
     answer = Answer(question=question, text=DECLINE, answerable=False, contexts=hits,
                     timings={"retrieve_ms": round(retrieve_ms, 1)})
-    if not sources or sources[0].relevance < settings.min_relevance:
+    relevance = max((source.relevance for source in sources), default=0.0)
+    answer.signals["relevance"] = round(relevance, 4)
+    if not sources or relevance < settings.min_relevance:
         answer.timings.update(ttft_ms=0.0, total_ms=round(1000 * (time.perf_counter() - started), 1))
         yield DECLINE
         yield answer
@@ -201,243 +333,66 @@ def answer_stream(qa, question: str, k=None, year_from=None, year_to=None, histo
     from .llm import Generation
 
     generation = Generation()
-    messages = build_messages(question, sources)
-    with qa._lock:  # one LLM instance: questions queue here
-        llm = qa.llm
-        for piece in llm.stream_chat(messages, generation, max_tokens=settings.max_tokens, temperature=settings.temperature):
-            yield piece
+    messages = build_messages(question, sources, previous)
+    filter_ = MarkerFilter()
+    first_shown: float | None = None
+    llm = qa.llm
+    with llm.lock:  # one llama.cpp context: questions queue here, whichever PaperQA asks
+        calibration = calibration_for(llm.name).answer
+        forbid: list[str] = []
+        if hasattr(llm, "score_options"):
+            decline_logprob = llm.score_options(messages, [[DECLINE.split()[0]]])[0]
+            answer.signals["decline_logprob"] = round(decline_logprob, 4)
+            if calibration.declines(decline_logprob, relevance):
+                answer.timings.update(ttft_ms=0.0, total_ms=round(1000 * (time.perf_counter() - started), 1))
+                yield DECLINE
+                yield answer
+                return
+            forbid = [DECLINE.split()[0]]
+        for piece in llm.stream_chat(messages, generation, max_tokens=settings.max_tokens,
+                                     temperature=settings.temperature, forbid_first=forbid):
+            shown = filter_.feed(piece)
+            if shown:
+                first_shown = first_shown or time.perf_counter()
+                yield shown
             if stop is not None and stop.is_set():
                 break
+        rest = filter_.flush()
+        if rest:
+            first_shown = first_shown or time.perf_counter()
+            yield rest
     answer.raw_text = generation.text
     answer.prompt_tokens, answer.completion_tokens = generation.prompt_tokens, generation.completion_tokens
-    if not _declined(generation.text) and generation.text.strip():
-        text, support, uncited = verify_citations(qa, generation.text, sources)
-        answer.text, answer.uncited_sentences = text, uncited
-        answer.answerable = bool(support)
-        by_key = {source.key: source for source in sources}
-        answer.citations = [
-            Citation(key, by_key[key].hit.paper_id, by_key[key].hit.title, by_key[key].hit.year,
-                     list(dict.fromkeys(sentences)), by_key[key].hit.score)
-            for key, sentences in sorted(support.items())
-        ]
-        if not answer.citations:
-            answer.text = DECLINE
+    if generation.text.strip() and not generation.text.strip().lower().startswith(("cannot answer", "can't answer")):
+        finish(qa, answer, generation.text, sources, question)
     answer.timings.update(
-        ttft_ms=round(retrieve_ms + generation.ttft_ms, 1),
+        ttft_ms=round(1000 * ((first_shown or time.perf_counter()) - started), 1),  # the decline check's prefill too
         llm_ttft_ms=round(generation.ttft_ms, 1),
         total_ms=round(1000 * (time.perf_counter() - started), 1),
-        **{k2: round(v, 2) for k2, v in generation.timings.items()},
+        **{key: round(value, 2) for key, value in generation.timings.items()},
     )
     yield answer
 
 
-VERDICTS = {"SUPPORTS": "SUPPORTS", "SUPPORT": "SUPPORTS", "CONTRADICTS": "CONTRADICTS", "CONTRADICT": "CONTRADICTS",
-            "NOT_ENOUGH_INFO": "NOT ENOUGH INFO", "NOT ENOUGH INFO": "NOT ENOUGH INFO", "NEI": "NOT ENOUGH INFO"}
-DECISIONS = {"YES": "yes", "NO": "no", "MAYBE": "maybe"}
-DECIDE_PROMPT = (
-    "You are a biomedical expert. Read the study's abstract and answer the research question from its results. "
-    "Reply with one word: yes, no, or maybe (maybe only when the results are mixed or inconclusive)."
-)
-# Worked examples for `decide`, written for this project (invented studies, not taken from any dataset). Shown before
-# every question as earlier turns: on PubMedQA's non-test items they raised how well the 1.5B's yes/no probabilities
-# separate yes from no (AUC) from 0.57 to 0.68 (on 100 items, the best chunk only; asking about the whole abstract
-# took it to 0.80 on all 500: benchmarks/decide_variants.py). The prompt prefix they form is cached, so they cost
-# nothing after the first question.
-DECIDE_EXAMPLES = (
-    ("Objective: To test whether daily walking lowers blood pressure in older adults. Methods: 212 adults aged 65-80 "
-     "were randomised to a walking programme or usual care for 12 weeks. Results: Systolic pressure fell by 8.1 mmHg "
-     "with walking and by 0.9 mmHg with usual care (p<0.001).",
-     "Does daily walking lower blood pressure in older adults?", "yes"),
-    ("Background: Vitamin C is often taken to shorten colds. Methods: 480 students received vitamin C or placebo at "
-     "the first symptom. Results: Median cold duration was 6.2 days with vitamin C and 6.0 days with placebo "
-     "(p=0.71); symptom scores did not differ.",
-     "Does vitamin C taken at the first symptom shorten colds?", "no"),
-    ("Purpose: To see whether tablet-based reminders improve inhaler adherence. Methods: Pilot study of 38 asthma "
-     "patients over 8 weeks. Results: Adherence rose from 61% to 70% in the reminder group and from 63% to 66% in "
-     "controls; the difference was not significant (p=0.12), and the study was underpowered.",
-     "Do tablet reminders improve inhaler adherence in asthma?", "maybe"),
-)
-REASON_TOKENS = 64
-WHOLE_TEXT_CHARS = 8000  # ~2,000 tokens: an abstract fits whole (PubMedQA's longest has 2,725 characters)
-
-
-@dataclass(frozen=True)
-class Judgement:
-    """A question with a closed set of answers: the prompt, the labels and the answer when evidence is missing."""
-
-    name: str
-    system: str
-    labels: dict[str, str]
-    fallback: str
-    prompt_label: str
-    options: dict[str, tuple[str, ...]]  # each label → how the model may spell it at the start of its reply
-    # `examples` set: the best-ranked paper's whole text is asked about alone, after these worked examples
-    # (abstract, question, label), and the model writes only the label (no reason)
-    examples: tuple[tuple[str, str, str], ...] = ()
-
-
-CHECK = Judgement("check", CHECK_PROMPT, VERDICTS, "NOT ENOUGH INFO", "Claim",
-                  {"SUPPORTS": ("SUPPORTS", "Supports"), "CONTRADICTS": ("CONTRADICTS", "Contradicts"),
-                   "NOT ENOUGH INFO": ("NOT_ENOUGH_INFO", "Not")})
-DECIDE = Judgement("decide", DECIDE_PROMPT, DECISIONS, "maybe", "Question",
-                   {"yes": ("yes", "Yes"), "no": ("no", "No"), "maybe": ("maybe", "Maybe")}, DECIDE_EXAMPLES)
-
-@dataclass(frozen=True)
-class Calibration:
-    """How a model's label log-probabilities become a label: `offsets` are added to them, and the fallback label
-    (NOT ENOUGH INFO, maybe) loses `relevance_weight` × the best evidence sentence's similarity to the text, so
-    weak evidence leans towards it (retrieval similarity tells evidence from none better than the model does)."""
-
-    offsets: dict[str, float] = field(default_factory=dict)
-    relevance_weight: float = 0.0
-
-
-# Small models lean towards one label whatever the evidence (uncalibrated, the 1.5B wrote "yes" for all 500 PubMedQA
-# test questions): per bundled model and judgement, tuned by benchmarks/tune_judge.py (run on an H100) on all SciFact
-# train claims and PubMedQA's 500 non-test items only.
-CALIBRATION: dict[str, dict[str, Calibration]] = {
-    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": {  # accuracy, macro-F1 before → after on the tuning items
-        "check": Calibration({"CONTRADICTS": -1.75, "NOT ENOUGH INFO": 5.25}, 10.5),  # .468 → .618, .425 → .592
-        "decide": Calibration({"no": 1.25, "maybe": 7.5}, 11.5),  # .564 → .666, .277 → .500
-    },
-    "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf": {
-        "check": Calibration({"CONTRADICTS": 1.0, "NOT ENOUGH INFO": 7.25}, 12.5),  # .376 → .561, .182 → .452
-        "decide": Calibration({"no": -1.0, "maybe": 7.75}, 14.5),  # .380 → .610, .335 → .454
-    },
-}
-
-
-def pick_label(scores: dict[str, float], judgement: Judgement, model_name: str, relevance: float = 0.0) -> str:
-    calibration = CALIBRATION.get(model_name, {}).get(judgement.name, Calibration())
-
-    def adjusted(label: str) -> float:
-        value = scores[label] + calibration.offsets.get(label, 0.0)
-        return value - calibration.relevance_weight * relevance if label == judgement.fallback else value
-
-    return max(scores, key=adjusted)
-
-
-def parse_label(raw: str, judgement: Judgement) -> str:
-    """The first label word the model wrote (its reply starts with it when it follows the prompt)."""
-    head = raw.strip().upper().replace("*", "")
-    for word, label in judgement.labels.items():
-        if head.startswith(word):
-            return label
-    found = [(head.find(word), label) for word, label in judgement.labels.items() if re.search(rf"\b{word}\b", head)]
-    return min(found)[1] if found else judgement.fallback
-
-
-def parse_verdict(raw: str) -> str:
-    return parse_label(raw, CHECK)
-
-
-def judge_prompt(qa, text: str, judgement: Judgement, k=None):
-    """(text, hits, sources, messages) for judging `text`; messages is None when the evidence is too weak to ask."""
-    settings = qa.settings
-    text = " ".join(text.split())
-    hits = qa.search(text, k=k or settings.k)
-    sources = select_evidence(qa, text, hits, settings.evidence_sentences)
-    if not sources or sources[0].relevance < settings.min_relevance:
-        return text, hits, sources, None
-    if judgement.examples:  # a yes/no answer rests on a study's results, which rarely echo the question's words
-        messages = [{"role": "system", "content": judgement.system}]
-        for abstract, question, label in judgement.examples:
-            messages += [{"role": "user", "content": f"Abstract: {abstract}\n\nQuestion: {question}"},
-                         {"role": "assistant", "content": label}]
-        best = verdict_sources(hits, sources)[0].hit
-        whole = qa.store.paper_texts([best.paper_id]).get(best.paper_id, best.text)  # every chunk: results come last
-        whole = whole if len(whole) <= WHOLE_TEXT_CHARS else best.text  # a full paper would not fit the context
-        messages.append({"role": "user", "content": f"Abstract: {whole}\n\n{judgement.prompt_label}: {text}"})
-        return text, hits, sources, messages
-    messages = [{"role": "system", "content": judgement.system},
-                {"role": "user", "content": f"Sources:\n{render_sources(sources)}\n\n{judgement.prompt_label}: {text}"}]
-    return text, hits, sources, messages
-
-
-CITED_SOURCES = 2  # a verdict cites the best-ranked papers of its evidence, at most this many
-
-
-def verdict_sources(hits: list[SearchHit], sources: list[Source]) -> list[Source]:
-    """The sources a verdict cites: those of the best-ranked retrieved papers (hybrid search ranks the paper that
-    decides a claim first more often than sentence similarity or the small model's own pick does)."""
-    rank = {hit.paper_id: n for n, hit in enumerate(hits)}
-    return sorted(sources, key=lambda s: rank.get(s.hit.paper_id, len(hits)))[:CITED_SOURCES]
-
-
-def judge(qa, text: str, judgement: Judgement, k=None, explain: bool = True) -> Answer:
-    """A label (verdict or yes/no/maybe) for `text` from the retrieved evidence, with the cited papers.
-
-    With a model that exposes its probabilities (llama.cpp), the label is read from them and calibrated (see
-    `Calibration`), the best-ranked evidence papers are cited, and `explain` has the model write one sentence of
-    reason after "LABEL [n]". Other backends write the label, the source and the reason as text, which is parsed.
-    """
-    from .llm import Generation
-
-    started = time.perf_counter()
-    text, hits, sources, messages = judge_prompt(qa, text, judgement, k)
-    retrieve_ms = 1000 * (time.perf_counter() - started)
-    answer = Answer(question=text, text=f"{judgement.fallback}: no indexed paper addresses this.", answerable=False,
-                    contexts=hits, verdict=judgement.fallback, timings={"retrieve_ms": round(retrieve_ms, 1)})
-    if messages is None:
-        answer.timings["total_ms"] = round(1000 * (time.perf_counter() - started), 1)
-        return answer
+def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], question: str) -> None:
+    """Fill `answer` from the model's text: verified citations, dropped facts, and "not reported" when a figure
+    was asked for and no verified sentence gives one."""
+    text, support, uncited, dropped = verify_citations(qa, raw, sources, question)
+    answer.uncited_sentences, answer.dropped = uncited, dropped
+    if not support:  # nothing verified: the model's word on what is not reported, else the decline
+        answer.text = text if text and NOT_REPORTED.search(text) and not uncited else DECLINE
+        return
     by_key = {source.key: source for source in sources}
-    cited = [source.key for source in verdict_sources(hits, sources)]
-    cited = cited[:1] if judgement.examples else cited  # a decision cites the one paper it was asked about
-    with qa._lock:
-        llm = qa.llm
-        if hasattr(llm, "score_options"):
-            labels = list(judgement.options)
-            scores = dict(zip(labels, llm.score_options(messages, [list(judgement.options[x]) for x in labels])))
-            answer.verdict = pick_label(scores, judgement, llm.name, sources[0].relevance)
-            answer.label_scores = {label: round(value, 4) for label, value in scores.items()}
-            head = f"{judgement.options[answer.verdict][0]} [{cited[0]}]"
-            writes = explain and not judgement.examples
-            # after "VERDICT [n]" alone the bundled models end their turn; after the colon they give the reason
-            generation: Generation = (llm.chat(messages, max_tokens=REASON_TOKENS, temperature=0.0, prefix=head + ":",
-                                               stop=["\n"]) if writes else Generation())
-            reason = re.sub(r"^[\s:.,;-]+", "", generation.text).strip()
-            generation.text = f"{head} {reason}".strip()
-        else:
-            generation = llm.chat(messages, max_tokens=96, temperature=0.0)
-            answer.verdict = parse_label(generation.text, judgement)
-            words = "|".join(re.escape(w).replace("_", "[_ ]") for w in judgement.labels)
-            reason = re.sub(rf"^[^\w\[]*({words})\b[^\w\[]*", "", generation.text.strip(), flags=re.I)
-            named = [n for n in _markers(reason) if n in by_key]
-            cited = named[:1] + [n for n in cited if n not in named[:1]]  # the source the model named comes first
-            lead = MARKER.match(reason)  # "[2] The trial ...": the source named before the reason
-            reason = reason[lead.end():].strip() if lead and int(re.findall(r"\d+", lead.group(1))[0]) == cited[0] else reason
-    answer.raw_text = generation.text
-    answer.prompt_tokens, answer.completion_tokens = generation.prompt_tokens, generation.completion_tokens
-    support: dict[int, list[str]] = {}
-    cited_text = ""
-    if reason:
-        cited_text, support, answer.uncited_sentences = verify_citations(qa, reason, sources)
-    missing = [key for key in cited if key not in support]
-    if missing:  # the reason explains the sources named for the verdict
-        cited_text = _cite_at_end(cited_text, missing) if cited_text else "".join(f"[{key}]" for key in missing)
-    for key in missing:
-        support[key] = [_supporting_sentence(qa, reason or text, by_key[key])]
-    answer.citations = [Citation(n, by_key[n].hit.paper_id, by_key[n].hit.title, by_key[n].hit.year,
-                                 list(dict.fromkeys(s)), by_key[n].hit.score) for n, s in sorted(support.items())]
-    answer.answerable = answer.verdict != "NOT ENOUGH INFO"
-    answer.text = f"{answer.verdict}: {cited_text}"
-    answer.timings.update(llm_ttft_ms=round(generation.ttft_ms, 1), total_ms=round(1000 * (time.perf_counter() - started), 1))
-    return answer
-
-
-def _cite_at_end(text: str, keys: list[int]) -> str:
-    """`text` with the markers of `keys` before its final full stop."""
-    end = len(text) - 1 if text[-1:] in ".!?" else len(text)
-    space = "" if text[:end].endswith("]") else " "
-    return f"{text[:end]}{space}{''.join(f'[{key}]' for key in keys)}{text[end:]}"
-
-
-def check_claim(qa, claim: str, k=None, explain: bool = True) -> Answer:
-    """SUPPORTS / CONTRADICTS / NOT ENOUGH INFO for a claim, with the cited papers and evidence sentences."""
-    return judge(qa, claim, CHECK, k, explain)
-
-
-def decide(qa, question: str, k=None, explain: bool = True) -> Answer:
-    """yes / no / maybe for a research question (PubMedQA style), with the cited papers."""
-    return judge(qa, question, DECIDE, k, explain)
+    cited_text = " ".join(s for sentences in support.values() for s in sentences)
+    if ASKS_FIGURE.search(question) and re.search(r"\b(how (much|many|fast)|by how|what (percentage|speed-?up)|"
+                                                  r"speed-?up)\b", question, re.I) \
+            and not figures(cited_text) and not NOT_REPORTED.search(text):
+        text += " The cited abstracts give no figure for this."
+    answer.text = text
+    answer.answerable = True
+    evidence = supporting_sentences(qa, support, by_key)
+    answer.citations = [
+        Citation(key, by_key[key].hit.paper_id, by_key[key].hit.title, by_key[key].hit.year, evidence.get(key, []),
+                 by_key[key].hit.score)
+        for key in sorted(support)
+    ]

@@ -152,6 +152,8 @@ def _answer_record(answer, question_id=None) -> dict[str, Any]:
         "timings": {key: answer.timings.get(key) for key in ("retrieve_ms", "ttft_ms", "total_ms")},
         "prompt_tokens": answer.prompt_tokens,
         "completion_tokens": answer.completion_tokens,
+        "unsupported_sentences": answer.uncited_sentences,
+        "dropped": answer.dropped,
     }
 
 
@@ -194,7 +196,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.citations:
         print("\nReferences:\n" + answer.references())
     if answer.uncited_sentences:
-        print("\nNot supported by any source: " + " | ".join(answer.uncited_sentences))
+        print("\nNot supported by any source (shown uncited): " + " | ".join(answer.uncited_sentences))
+    if answer.dropped:
+        print("\nLeft out, no cited source gives them: " + "; ".join(answer.dropped))
     return 0
 
 
@@ -224,6 +228,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         data_dir = args.data_dir or str(default_home() / "eval")
         qa = PaperQA(data_dir=data_dir, collection=f"beir-{Path(args.beir).resolve().name}")
         result = run_retrieval_eval(qa, Path(args.beir), args.split, args.mode, args.limit)
+    elif args.dataset == "seeds" or args.questions:
+        from .eval.seeds import run_seeds_eval
+
+        result = run_seeds_eval(args)
+    elif args.dataset is None:
+        raise PaperQAError("eval qa needs --dataset seeds|scifact|pubmedqa, or --questions FILE")
     else:
         from .eval.qa import run_qa_eval
 
@@ -315,10 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     e.add_argument("--limit", type=int, help="only the first N queries")
     e.add_argument("--json", action="store_true")
-    e = esub.add_parser("qa", help="answer quality on SciFact claims or PubMedQA")
-    e.add_argument("--dataset", choices=["scifact", "pubmedqa"], required=True)
+    e = esub.add_parser("qa", help="answer quality: seeds questions (or --questions FILE), SciFact claims or PubMedQA")
+    e.add_argument("--dataset", choices=["seeds", "scifact", "pubmedqa"], default=None,
+                   help="seeds: realistic questions over the bundled seeds (benchmarks/data/seeds_questions.jsonl)")
+    e.add_argument("--questions", default=None, help="a JSONL file of questions in the seeds format (implies seeds)")
+    e.add_argument("--no-citation-judge", dest="judge_citations", action="store_false",
+                   help="seeds: skip citation precision/recall (the 1.5B judging each citation)")
     e.add_argument("--eval-dir", default=None, help="folder holding scifact/ and pubmedqa/ (default ../shared/eval)")
-    e.add_argument("--split", default=None, help="scifact: dev (default) or train; pubmedqa: test (default) or tune")
+    e.add_argument("--split", default=None,
+                   help="seeds: test (default), dev or all; scifact: dev (default) or train; pubmedqa: test (default) or tune")
     e.add_argument("--limit", type=int, help="only the first N items")
     e.add_argument("--preset", "--model", dest="model", default="default", help="model preset or GGUF")
     e.add_argument("--out", help="per-item JSONL output file")

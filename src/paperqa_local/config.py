@@ -102,7 +102,8 @@ class Settings(BaseSettings):
     n_gpu_layers: int = Field(default=-1, description="Layers offloaded to the GPU: -1 = all when a CUDA build and GPU exist, else 0.")
     max_tokens: int = Field(default=256, ge=16, description="Longest answer in tokens.")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy, reproducible).")
-    evidence_sentences: int = Field(default=3, ge=1, le=20, description="Sentences of evidence sent to the LLM per paper.")
+    evidence_tokens: int = Field(default=0, ge=0, description="Prompt-token budget for the evidence of an answer; 0: by the hardware (whole abstracts of every source when the LLM runs on a GPU, a few hundred tokens on a CPU).")
+    evidence_sentences: int = Field(default=3, ge=1, le=20, description="Sentences of evidence per paper for `check` and `decide`.")
     min_relevance: float = Field(default=0.3, ge=0.0, le=1.0, description="Below this dense similarity of the best evidence, the question is declined without asking the LLM.")
 
     def store_dir(self) -> Path:

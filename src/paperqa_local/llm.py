@@ -7,6 +7,7 @@ the prompt prefix that questions share (the system prompt) and reads only what i
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -33,14 +34,22 @@ class Generation:
 
 
 class LLM(ABC):
-    """A chat model. Implement `stream_chat`; `chat` is built on it."""
+    """A chat model. Implement `stream_chat`; `chat` is built on it.
+
+    `lock` is the model's own: a llama.cpp context is not thread-safe, and one loaded model is shared by every
+    `PaperQA` of the process (`load_llm`), so whoever generates holds the lock of the model, not of the caller."""
 
     name: str = "llm"
 
+    def __init__(self):
+        self.lock = threading.RLock()
+
     @abstractmethod
     def stream_chat(self, messages: list[dict[str, str]], generation: Generation, max_tokens: int = 256,
-                    temperature: float = 0.0, stop: list[str] | None = None) -> Iterator[str]:
-        """Yield text pieces as they are decoded; fill `generation` (tokens, timings) as it goes."""
+                    temperature: float = 0.0, stop: list[str] | None = None, prefix: str = "",
+                    forbid_first: list[str] | None = None) -> Iterator[str]:
+        """Yield text pieces as they are decoded; fill `generation` (tokens, timings) as it goes. `prefix` is
+        written for the model as the start of its reply; `forbid_first` are texts the reply may not start with."""
 
     def chat(self, messages: list[dict[str, str]], **options) -> Generation:
         generation = Generation()
@@ -60,6 +69,7 @@ class LlamaCppLLM(LLM):
             import llama_cpp
         except ImportError as exc:
             raise ModelError("llama-cpp-python is not installed — run `make setup` (it builds llama.cpp for this CPU)") from exc
+        super().__init__()
         self.path = path
         self.name = path.name
         self.n_gpu_layers = n_gpu_layers
@@ -76,10 +86,10 @@ class LlamaCppLLM(LLM):
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text.encode(), add_bos=False, special=True))
 
-    def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None, prefix=""):
-        """`prefix` (greedy only) is written for the model as the start of its reply; the text yielded follows it."""
+    def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None, prefix="", forbid_first=None):
+        """`prefix` and `forbid_first` act on greedy decoding only; the text yielded follows the prefix."""
         if temperature == 0:
-            yield from self._greedy(messages, generation, max_tokens, stop or [], prefix)
+            yield from self._greedy(messages, generation, max_tokens, stop or [], prefix, forbid_first or [])
             return
         started = time.perf_counter()
         stream = self.model.create_chat_completion(
@@ -107,7 +117,7 @@ class LlamaCppLLM(LLM):
         if first is not None and generation.completion_tokens > 1:
             generation.timings["decode_tokens_per_s"] = (generation.completion_tokens - 1) / max(ended - first, 1e-9)
 
-    def _greedy(self, messages, generation, max_tokens, stop, prefix=""):
+    def _greedy(self, messages, generation, max_tokens, stop, prefix="", forbid_first=()):
         """Greedy decoding straight on llama.cpp: the template rendered once, then eval + argmax per token.
 
         `create_chat_completion` re-detokenizes, re-checks stops over the whole text and builds a dict per token;
@@ -129,9 +139,13 @@ class LlamaCppLLM(LLM):
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = [s for s in stop if s]
         pending, first_token, first_text, generated = "", None, None, 0
+        banned = self._first_tokens(forbid_first)
         generation.finish_reason = "length"
         while generated < max_tokens and model.n_tokens < self.n_ctx:
             logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,))
+            if generated == 0 and banned:
+                logits = logits.copy()
+                logits[banned] = -np.inf
             token = int(logits.argmax())
             generated += 1
             first_token = first_token or time.perf_counter()
@@ -162,6 +176,16 @@ class LlamaCppLLM(LLM):
         generation.completion_tokens = generated
         if first_token is not None and generated > 1:
             generation.timings["decode_tokens_per_s"] = (generated - 1) / max(ended - first_token, 1e-9)
+
+    def _first_tokens(self, texts) -> list[int]:
+        """The first token of each text, as it would start a reply (with and without a leading space)."""
+        found = set()
+        for text in texts:
+            for spelling in (text, " " + text, text.lower(), text.capitalize()):
+                pieces = self.model.tokenize(spelling.encode(), add_bos=False, special=False)
+                if pieces:
+                    found.add(pieces[0])
+        return sorted(found)
 
     def _prefill(self, tokens: list[int]) -> int:
         """Evaluate `tokens`, reusing the KV cache of the longest prefix shared with what is cached; the logits of

@@ -17,6 +17,11 @@ from .types import Answer, Paper, SearchHit
 
 log = logging.getLogger(__name__)
 
+# evidence budgets, in prompt tokens (`PaperQA.evidence_budget`): the CPU one keeps an answer's time to first token
+# a third of the llama-index baseline's on 2 cores (benchmarks/answer_speed.py); the GPU one fits 5 whole abstracts
+CPU_EVIDENCE_TOKENS = 320
+GPU_EVIDENCE_TOKENS = 3000
+
 
 class PaperQA:
     """Ask questions over a local index of paper abstracts.
@@ -37,7 +42,6 @@ class PaperQA:
         self._llm = llm
         self.store = Store(settings)
         self.retriever = Retriever(settings, self.store, lambda: self.embedder)
-        self._lock = threading.Lock()  # one LLM instance: one generation at a time
 
     # components, loaded on first use
     @property
@@ -66,8 +70,7 @@ class PaperQA:
     def warm_up(self) -> None:
         """Load the embedder, the keyword index and the LLM now, so the first question does not wait for them."""
         self.search("warm up", k=1)
-        with self._lock:
-            self.llm
+        self.llm
 
     def use_model(self, model: str) -> None:
         """Switch the LLM (a preset, a file in models/, or a path); the old one is released."""
@@ -106,6 +109,26 @@ class PaperQA:
             "papers_per_year": dict(sorted(years.items())),
         }
 
+    def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
+        """Each paper's whole stored text."""
+        return self.store.paper_texts(paper_ids)
+
+    def paper_hits(self, paper_ids: list[str]) -> list[SearchHit]:
+        """Stored papers as search hits (whole text, the best possible fused score), in the order asked."""
+        found = self.store.papers(paper_ids)
+        return [SearchHit(pid, found[pid][1].get("title", ""), 1.0, found[pid][0], found[pid][1].get("year"), found[pid][1])
+                for pid in paper_ids if pid in found]
+
+    def evidence_budget(self) -> int:
+        """Prompt tokens of evidence per answer: `evidence_tokens`, else by where the LLM runs — on a GPU prompt
+        reading is nearly free (whole abstracts of every source), on a CPU it is the cost of an answer."""
+        if self.settings.evidence_tokens:
+            return self.settings.evidence_tokens
+        from .llm import pick_gpu_layers
+
+        layers, _ = pick_gpu_layers(self.settings.n_gpu_layers)
+        return GPU_EVIDENCE_TOKENS if layers != 0 else CPU_EVIDENCE_TOKENS
+
     def search(self, query: str, k: int | None = None, year_from: int | None = None, year_to: int | None = None,
                mode: str | None = None) -> list[SearchHit]:
         return self.retriever.search(query, k=k, year_from=year_from, year_to=year_to, mode=mode)
@@ -130,14 +153,14 @@ class PaperQA:
     def check(self, claim: str, k: int | None = None, explain: bool = True) -> Answer:
         """Verdict on a claim (SUPPORTS / CONTRADICTS / NOT ENOUGH INFO) with the cited papers; `explain=False`
         skips the model's one-sentence reason (same verdict and cited source, faster)."""
-        from .answer import check_claim
+        from .judge import check_claim
 
         self.check_model()
         return check_claim(self, claim, k=k, explain=explain)
 
     def decide(self, question: str, k: int | None = None, explain: bool = True) -> Answer:
         """yes / no / maybe for a research question, with the cited papers (PubMedQA style)."""
-        from .answer import decide
+        from .judge import decide
 
         self.check_model()
         return decide(self, question, k=k, explain=explain)

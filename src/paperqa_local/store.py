@@ -6,6 +6,7 @@ Chroma types stay in this module; the rest of the code speaks chunk ids, texts, 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,9 @@ from .errors import StoreError
 log = logging.getLogger(__name__)
 
 ADD_BATCH = 1000
+# chromadb keeps one shared system per path and fails when two clients for it are created at once
+# (KeyError in SharedSystemClient): clients and collections are opened one at a time in a process
+_OPENING = threading.RLock()
 
 
 @dataclass
@@ -37,6 +41,10 @@ class Store:
 
     @property
     def client(self):
+        with _OPENING:
+            return self._open_client()
+
+    def _open_client(self):
         if self._client is None:
             import chromadb
             from chromadb.config import Settings as ChromaSettings
@@ -56,6 +64,10 @@ class Store:
 
     @property
     def collection(self):
+        with _OPENING:
+            return self._open_collection()
+
+    def _open_collection(self):
         if self._collection is None:
             name = self.settings.collection
             if self._create:
@@ -138,15 +150,23 @@ class Store:
             for cid, dist, doc, meta in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])
         ]
 
-    def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
-        """Each paper's whole stored text (its chunks in order), for showing a full abstract."""
+    def papers(self, paper_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Each paper's whole stored text (its chunks in order) and the metadata of its first chunk."""
         if not paper_ids:
             return {}
         got = self.collection.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["documents", "metadatas"])
-        pieces: dict[str, list[tuple[int, str]]] = {}
+        pieces: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
         for doc, meta in zip(got["documents"], got["metadatas"]):
-            pieces.setdefault(meta["paper_id"], []).append((meta.get("position", 0), doc))
-        return {pid: " ".join(text for _, text in sorted(parts)) for pid, parts in pieces.items()}
+            pieces.setdefault(meta["paper_id"], []).append((meta.get("position", 0), doc, meta))
+        result = {}
+        for pid, parts in pieces.items():
+            parts.sort(key=lambda part: part[0])
+            result[pid] = (" ".join(text for _, text, _ in parts), parts[0][2])
+        return result
+
+    def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
+        """Each paper's whole stored text (its chunks in order), for showing a full abstract."""
+        return {pid: text for pid, (text, _) in self.papers(paper_ids).items()}
 
     def get_texts(self, chunk_ids: list[str]) -> dict[str, str]:
         texts: dict[str, str] = {}

@@ -138,6 +138,8 @@ class Answer:
     uncited_sentences: list[str] = field(default_factory=list)
     verdict: str | None = None
     label_scores: dict[str, float] = field(default_factory=dict)  # log-probability of each verdict, before calibration
+    dropped: list[str] = field(default_factory=list)  # figures or names taken out of the model's text, and why
+    signals: dict[str, float] = field(default_factory=dict)  # what the decline decision read (relevance, decline_logprob)
 
     def references(self) -> str:
         """The reference list of the cited papers, one line each."""

@@ -143,6 +143,10 @@ def chip(turn: int, key: int, title: str) -> str:
 
 def answer_html(answer, turn: int) -> str:
     """The final answer for the chat: text with citation chips, or a distinct 'cannot answer' notice."""
+    from .answer import DECLINE
+
+    if not answer.answerable and answer.text != DECLINE:  # the sources say what is asked is not reported
+        return f'<div class="pq-notreported">\n\n{markup(answer.text)}\n\n</div>'
     if not answer.answerable:
         return (
             '<div class="pq-decline">\n\n'
@@ -150,16 +154,22 @@ def answer_html(answer, turn: int) -> str:
             "widening the year filter, or adding papers in the Library tab.\n\n</div>"
         )
     titles = {c.key: c.title for c in answer.citations}
-    pieces = MARKER.split(answer.text)  # text, key, text, key, ...
+    text = answer.text
+    for sentence in answer.uncited_sentences:  # shown, but never as cited
+        text = text.replace(sentence, f"\x00{sentence}\x01", 1)
+    pieces = MARKER.split(text)  # text, key, text, key, ...
     out = []
     for index, piece in enumerate(pieces):
         if index % 2 == 0:
-            out.append(markup(piece))
+            out.append(markup(piece).replace("\x00", '<span class="pq-unsupported" title="no cited source supports this">')
+                       .replace("\x01", "</span>"))
         elif int(piece) in titles:
             out.append(chip(turn, int(piece), titles[int(piece)]))
         else:
             out.append(markup(f"[{piece}]"))
-    return f'<div class="pq-answer" id="pq-answer-{turn}">\n\n{"".join(out)}\n\n</div>'
+    note = (f'\n\n<p class="pq-dropped">{len(answer.dropped)} figure(s) or name(s) left out: no cited source gives them.</p>'
+            if answer.dropped else "")
+    return f'<div class="pq-answer" id="pq-answer-{turn}">\n\n{"".join(out)}{note}\n\n</div>'
 
 
 VERDICT_CLASS = {"SUPPORTS": "pq-supports", "CONTRADICTS": "pq-contradicts", "NOT ENOUGH INFO": "pq-nei"}
@@ -249,7 +259,9 @@ def status_text(answer, stopped: bool) -> str:
     if t.get("decode_tokens_per_s"):
         parts.append(f"{t['decode_tokens_per_s']:.1f} tokens/s")
     if answer.uncited_sentences:
-        parts.append(f"{len(answer.uncited_sentences)} sentence(s) matched no source")
+        parts.append(f"{len(answer.uncited_sentences)} sentence(s) supported by no source")
+    if answer.dropped:
+        parts.append(f"{len(answer.dropped)} unsupported figure(s) or name(s) left out")
     if stopped:
         parts.insert(0, "stopped")
     elif not answer.answerable:
@@ -332,6 +344,10 @@ CSS = """
 .pq-verdict { border-left:4px solid #888; padding:.2em .8em; background:var(--background-fill-secondary); }
 .pq-supports { border-left-color:#2ca02c; } .pq-contradicts { border-left-color:#d62728; } .pq-nei { border-left-color:#888; }
 .pq-decline { border-left:4px solid var(--color-accent); padding:.2em .8em; background:var(--background-fill-secondary); }
+.pq-notreported { border-left:4px solid var(--border-color-primary); padding:.2em .8em; font-style:italic; }
+.pq-unsupported { text-decoration:underline dotted; opacity:.75; }
+.pq-unsupported::after { content:" (unsupported)"; font-size:.85em; }
+.pq-dropped { font-size:.85em; opacity:.8; }
 .pq-card { border:1px solid var(--border-color-primary); border-radius:8px; padding:.4em .7em; margin:.4em 0; }
 .pq-card summary { cursor:pointer; }
 .pq-card.pq-selected { border-color:var(--color-accent); box-shadow:0 0 0 2px var(--color-accent-soft); }
@@ -455,7 +471,7 @@ def build_app(qa):
             chat[-1]["content"] = markup("Stopped before the answer began.")
             yield chat, *(gr.skip(),) * 6
             return
-        history = [(t["question"], t["text"]) for t in turns]
+        history = [{"question": t["question"], "text": t["text"], "cited": t.get("cited", [])} for t in turns]
         written, answer = "", None
         try:
             for event in qa.stream(question, k=int(k), year_from=year_from, year_to=year_to, history=history, stop=stop):
@@ -478,7 +494,8 @@ def build_app(qa):
         stopped = stop.is_set()
         chat[-1]["content"] = stopped_html(written) if stopped and not answer.answerable else answer_html(answer, turn)
         panel = sources_html(answer, turn, abstracts_for(answer.contexts))
-        turns = turns + [{"question": answer.question, "text": answer.text, "sources": panel}]
+        turns = turns + [{"question": answer.question, "text": answer.text, "sources": panel,
+                          "cited": [c.paper_id for c in answer.citations]}]
         older = [t["sources"].replace('class="pq-turn"', 'class="pq-turn" hidden', 1) for t in turns[:-1]]
         path = exports / f"{getattr(request, 'session_hash', None) or 'answer'}-{turn}.md"
         document = f"## {answer.question}\n\n{answer.to_markdown()}\n"

@@ -1,0 +1,172 @@
+"""Evidence: which sentences of which retrieved papers the model reads, within a prompt-token budget.
+
+On a laptop CPU the prompt is the cost (the 1.5B reads ~65 tokens/s on 2 cores), so the sentences sent are
+chosen to cover every part of the question: each clause of it ("what does it do, and how much does it
+help?") gets the sentences that answer it best, sentences with figures count more when a figure is asked
+for, and the best paper gets the largest share. On a GPU prompt reading is nearly free, and the budget
+holds whole abstracts. Papers far less relevant than the best are left out either way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .support import SourceText, figures, short_name
+from .text import split_sentences
+from .types import SearchHit
+
+if TYPE_CHECKING:
+    from .qa import PaperQA
+
+RELATIVE_GATE = 0.12  # for claims: papers whose best sentence is this much less similar than the best's are left out
+WHOLE_TEXT_CHARS = 8000  # a paper's whole stored text is read when it is at most this long (an abstract is)
+CHARS_PER_TOKEN = 4.0  # English prose in Qwen's tokenizer, measured on the seeds: 4.1
+SCORE_GATE = 0.6  # an answer's papers scoring under this share of the best paper's fused score are left out
+MAX_SOURCES = 4  # a small model picks the wrong paper more often among more distractors
+PAPER_DISCOUNT = 0.06  # a sentence of the n-th best paper competes with n × this taken off its score
+FIGURE_BONUS = 0.06  # a sentence with a figure, when the question asks for one
+# a question that asks for a figure
+ASKS_FIGURE = re.compile(
+    r"\b(how (much|many|fast|large|big|long|often|well|accurate)|what (percentage|fraction|share|speed-?up|accuracy|"
+    r"score|gain|improvement|size|number)|by how|speed-?ups?|percent|%|figures?|numbers?|accuracy|latency|throughput|"
+    r"reduc\w*|improv\w*|faster|slower|fewer|cheaper|times)\b", re.I)
+
+
+@dataclass
+class Source:
+    """A retrieved paper as the model sees it: a number, the sentences sent, and what the checks need."""
+
+    key: int
+    hit: SearchHit
+    sentences: list[str]  # sent to the model, in the paper's order
+    vectors: np.ndarray  # the title's, then each of `all_sentences[1:]`'s
+    relevance: float  # best cosine similarity of its title or one of its sentences to the question
+    all_sentences: list[str] = field(default_factory=list)  # the title, then every sentence of its text
+    text: str = ""  # its whole stored text
+
+    def support_text(self) -> SourceText:
+        title = self.hit.title
+        return SourceText(self.key, f"{title}. {self.text or self.hit.text}", self.hit.year, short_name(title))
+
+
+def clean_latex(text: str) -> str:
+    """What listing pages leave of LaTeX in abstracts: 3.72$\\sim$4.11$\\times$, 50\\% → 3.72~4.11×, 50%."""
+    text = re.sub(r"(?<![A-Za-z])\$?\\?sim\$?(?=\s*\d)", "~", text) if "sim" in text else text
+    text = re.sub(r"(?<=\d)\s*\$?\\times\$?|(?<=\d)\$?\\?times\$?(?![a-z])", "×", text)
+    return text.replace("\\%", "%").replace("$", "")
+
+
+def clauses(question: str) -> list[str]:
+    """The parts of a question that each need an answer ("what does it do" / "how much does it help")."""
+    parts = re.split(r"\?\s*|;\s*|,\s*(?:and\s+|but\s+)?(?=(?:what|which|how|does|do|is|are|can|and|why|where|who|when)\b)|"
+                     r"\s+and\s+(?=(?:what|which|how|does|do|is|are|can|why|where|who|when|by how)\b)", question, flags=re.I)
+    parts = [p.strip() for p in parts if p and len(re.findall(r"\w{3,}", p)) >= 3]
+    return parts if len(parts) > 1 else []
+
+
+def _tokens(text: str) -> int:
+    return int(len(text) / CHARS_PER_TOKEN) + 1
+
+
+def select_evidence(qa: PaperQA, question: str, hits: list[SearchHit], budget_tokens: int,
+                    max_per_paper: int | None = None, cover_parts: bool = True) -> list[Source]:
+    """Sources for `question`: the best papers of `hits`, each with the sentences the budget allows.
+
+    Every kept paper sends its best sentence; then sentences are added by score (their best similarity to the
+    question or one of its clauses, less `PAPER_DISCOUNT` per rank of their paper, plus `FIGURE_BONUS` for a
+    figure when one is asked) until `budget_tokens` is spent. A title always goes with its paper.
+    `max_per_paper` caps the sentences of one paper; `cover_parts=False` scores by the whole text alone (claims
+    are judged on the sentences most like the claim, as their calibration was tuned).
+    """
+    if not hits:
+        return []
+    whole = qa.paper_texts([hit.paper_id for hit in hits])
+    texts = [clean_latex(whole.get(hit.paper_id, hit.text)) for hit in hits]
+    texts = [text if len(text) <= WHOLE_TEXT_CHARS else hit.text for text, hit in zip(texts, hits)]
+    groups = [[hit.title, *(split_sentences(text) or [text])] for hit, text in zip(hits, texts)]
+    parts = clauses(question) if cover_parts else []
+    vectors = qa.embedder.embed([question, *parts, *(s for group in groups for s in group)])
+    queries, rows = vectors[: 1 + len(parts)], vectors[1 + len(parts):]
+    wants_figure = cover_parts and bool(ASKS_FIGURE.search(question))
+
+    sources: list[Source] = []
+    scores: list[np.ndarray] = []
+    offset = 0
+    for hit, text, group in zip(hits, texts, groups):
+        group_vectors = rows[offset: offset + len(group)]
+        offset += len(group)
+        similarity = group_vectors @ queries.T  # sentences × (question, clauses…)
+        score = np.maximum(similarity[:, 0], 0.95 * similarity[:, 1:].max(axis=1)) if parts else similarity[:, 0]
+        if wants_figure:
+            score = score + FIGURE_BONUS * np.array([bool(figures(s)) for s in group])
+        sources.append(Source(0, hit, [], group_vectors, float(similarity[:, 0].max()), group, text))
+        scores.append(score)
+    if cover_parts:
+        # an answer's sources are numbered in retrieval order and gated by the fused retrieval score: hybrid search
+        # ranks the answering paper first far more often than sentence similarity does (gated by that, the paper
+        # ranked first was left out for some dev questions)
+        best = hits[0].score or 1.0
+        kept = [i for i, hit in enumerate(hits) if i == 0 or hit.score >= SCORE_GATE * best][:MAX_SOURCES]
+    else:  # claims: by sentence similarity, as their calibration was tuned
+        order = sorted(range(len(sources)), key=lambda i: sources[i].relevance, reverse=True)
+        top = sources[order[0]].relevance
+        kept = [i for i in order if sources[i].relevance >= top - RELATIVE_GATE]
+
+    chosen: dict[int, set[int]] = {i: set() for i in kept}
+    spent = 0
+    for i in kept:  # every paper: its title and its best sentence
+        body = scores[i][1:]
+        if len(body):
+            chosen[i].add(int(np.argmax(body)) + 1)
+        spent += _tokens(sources[i].hit.title) + sum(_tokens(groups[i][j]) for j in chosen[i]) + 4
+    candidates = sorted(
+        ((float(scores[i][j]) - PAPER_DISCOUNT * rank, i, j) for rank, i in enumerate(kept)
+         for j in range(1, len(groups[i])) if j not in chosen[i]),
+        reverse=True)
+    for _, i, j in candidates:
+        cost = _tokens(groups[i][j])
+        if spent + cost > budget_tokens or (max_per_paper and len(chosen[i]) >= max_per_paper):
+            continue
+        chosen[i].add(j)
+        spent += cost
+    result = []
+    for key, i in enumerate(kept, 1):
+        source = sources[i]
+        source.key = key
+        source.sentences = [groups[i][j] for j in sorted(chosen[i])]
+        result.append(source)
+    return result
+
+
+def render_sources(sources: list[Source]) -> str:
+    """The sources as the model reads them: "[n] Title: sentence … sentence" (… marks a gap; no year, which small
+    models copy into their answers)."""
+    lines = []
+    for source in sources:
+        picked = set(source.sentences)
+        pieces, gap = [], False
+        for sentence in source.all_sentences[1:]:
+            if sentence in picked:
+                if gap and pieces:
+                    pieces.append("…")
+                pieces.append(sentence)
+                gap = False
+            else:
+                gap = True
+        lines.append(f"[{source.key}] {source.hit.title}: {' '.join(pieces)}")
+    return "\n".join(lines)
+
+
+def best_sentence(qa: PaperQA, text: str, source: Source) -> tuple[str, float]:
+    """The sentence of the source's text most like `text`, and how similar (cosine) it is."""
+    body, body_vectors = source.all_sentences[1:], source.vectors[1:]
+    if not body:
+        return source.hit.title, 0.0
+    vector = qa.embedder.embed([text])[0]
+    similarity = body_vectors @ vector
+    best = int(np.argmax(similarity))
+    return body[best], float(similarity[best])
