@@ -156,13 +156,14 @@ class DecliningLLM(ScriptedLLM):
 
     def __init__(self, decline_logprob, *replies):
         super().__init__(*replies)
-        self.decline_logprob, self.forbidden = decline_logprob, []
+        self.decline_logprob, self.forbidden, self.prefixes = decline_logprob, [], []
 
     def score_options(self, messages, options, prefix=""):
         return [self.decline_logprob for _ in options]
 
     def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None, prefix="", forbid_first=None):
         self.forbidden.append(forbid_first)
+        self.prefixes.append(prefix)
         yield from super().stream_chat(messages, generation, max_tokens, temperature, stop)
 
 
@@ -197,10 +198,13 @@ def test_an_invented_figure_is_cut_from_the_answer(figure_qa):
 
 
 def test_relevant_sources_forbid_the_decline_and_weak_ones_allow_it(figure_qa):
-    llm = DecliningLLM(-0.1, "Juvenile fish grow 2.5x faster in warm tide pools [1].")
+    llm = DecliningLLM(-0.1, " shows juvenile fish grow 2.5x faster in warm tide pools.")
     qa = figure_qa(llm)
     answer = qa.ask("Do juvenile fish grow faster in warm tide pools?")  # relevance far above the calibrated line
-    assert answer.answerable and llm.forbidden == [["Cannot"]] and "2.5x" in answer.text
+    assert answer.answerable and llm.forbidden == [["Cannot"]]
+    # the answer continues from the best-ranked paper's name, given as the start of the model's reply
+    assert llm.prefixes == ["TideNet [1]"]
+    assert answer.text == "TideNet shows juvenile fish grow 2.5x faster in warm tide pools [1]."
     answer = qa.ask("zebra tide mortgage saxophone")  # weak evidence, and the model would decline: declined unasked
     assert not answer.answerable and answer.text == DECLINE and len(llm.forbidden) == 1
     assert answer.signals["decline_logprob"] == -0.1

@@ -26,7 +26,8 @@ import numpy as np
 
 from .evidence import ASKS_FIGURE, Source, render_sources, select_evidence
 from .models import calibration_for
-from .support import MARKER, check_sentence, figures, short_name
+from .support import MARKER, check_sentence, figures
+from .wording import MarkerFilter, lead_for, name_sources, strip_copied_headers, third_person
 from .text import split_sentences
 from .types import Answer, Citation, SearchHit
 
@@ -58,7 +59,8 @@ EXAMPLE = (
 # and one whose sources do not address the question, so the model's probability of declining means something
 DECLINE_EXAMPLE = (
     "Sources:\n"
-    "[1] Sparse Adapters for Multilingual Translation: Sparse adapters add 2% parameters per language pair.\n\n"
+    "[1] Sparse Adapters for Multilingual Translation: Sparse adapters let one translation model serve many "
+    "language pairs.\n\n"
     "Question: which fertiliser schedule gives the best wheat yield on clay soil?",
     DECLINE,
 )
@@ -107,102 +109,21 @@ def build_messages(question: str, sources: list[Source], previous: tuple[str, st
             {"role": "assistant", "content": DECLINE_EXAMPLE[1]}, {"role": "user", "content": user}]
 
 
-class MarkerFilter:
-    """Streams text with citation markers held back: a marker is shown only once verified, in the final answer."""
-
-    _OPEN = re.compile(r"\s*\[[^\]]{0,20}$")
-
-    def __init__(self):
-        self.pending = ""
-
-    def feed(self, piece: str) -> str:
-        self.pending += piece
-        hold = self._OPEN.search(self.pending)
-        ready, self.pending = (self.pending[: hold.start()], self.pending[hold.start():]) if hold else (self.pending, "")
-        trailing = len(ready) - len(ready.rstrip())  # a space may come before a marker: keep it back
-        ready, self.pending = ready[: len(ready) - trailing], ready[len(ready) - trailing:] + self.pending
-        return re.sub(r"\s*" + MARKER.pattern, "", ready, flags=re.I)
-
-    def flush(self) -> str:
-        rest, self.pending = self.pending, ""
-        return re.sub(r"\s*" + MARKER.pattern, "", rest, flags=re.I)
-
-
-def third_person(sentence: str, source: Source | None) -> str:
-    """'We compute …' pasted from an abstract → 'The authors of HeadTrim compute …'."""
-    match = re.match(r"(We|Our)\b", sentence)
-    if not match:
-        return re.sub(r"\bour\b", "their", re.sub(r"\bwe\b", "they", sentence))
-    name = short_name(source.hit.title) if source else None
-    subject = f"The authors of {name}" if name and name.lower() not in sentence.lower() else "The authors"
-    if match.group(1) == "We":
-        sentence = subject + sentence[2:]
-    else:
-        sentence = (f"{name}'s" if name and name.lower() not in sentence.lower() else "Their") + sentence[3:]
-    sentence = re.sub(r"\bwe\b", "they", sentence)
-    return re.sub(r"\bour\b", "their", sentence)
-
-
-def strip_copied_headers(raw: str, sources: list[Source]) -> str:
-    """Small models copy a source line whole ("[1] Title (2024): text"): keep the text, cite it at its end."""
-    for source in sources:
-        header = re.compile(r"(?:\[\s*%d\s*\]\s*)?%s(?:\s*\(\d{4}\))?\s*:\s*" % (source.key, re.escape(source.hit.title)))
-        match = header.search(raw)
-        while match:
-            rest = raw[match.end():]
-            end = re.search(r"[.!?](?=\s|$)", rest)
-            cut = end.start() if end else len(rest)
-            raw = raw[: match.start()] + rest[:cut] + f" [{source.key}]" + rest[cut:]
-            match = header.search(raw)
-    return raw
-
-
-_VAGUE_SUBJECT = re.compile(r"^(?:Yes|No)?[,.]?\s*(It|This (?:method|approach|paper|work|system|model|study|framework)|"
-                            r"The (?:proposed |new )?(?:method|approach|paper|work|system|model|study|framework|technique)|"
-                            r"The authors|They)\b")
-
-
-def _names(sentence: str, source: Source) -> bool:
-    label = short_name(source.hit.title)
-    if label and label.lower() in sentence.lower():
-        return True
-    title = set(re.findall(r"[a-z]{4,}", source.hit.title.lower()))
-    return bool(title) and len(title & set(re.findall(r"[a-z]{4,}", sentence.lower()))) >= 0.6 * len(title)
-
-
-def name_sources(parts: list[str], by_key: dict[int, Source], support: dict[int, list[str]]) -> list[str]:
-    """A cited paper the answer never names gets its name in the first sentence citing it: "It prunes …" →
-    "HeadTrim prunes …"; otherwise "“Title” reports that …" (a reader must know which paper says what)."""
-    text = " ".join(parts)
-    parts = list(parts)
-    for key in sorted(support):
-        source = by_key[key]
-        if _names(text, source):
-            continue
-        name = short_name(source.hit.title) or f"“{source.hit.title}”"
-        for i, part in enumerate(parts):
-            if f"[{key}]" not in part:
-                continue
-            vague = _VAGUE_SUBJECT.match(part)
-            if vague:
-                who = vague.group(1)
-                subject = f"The authors of {name}" if who in ("The authors", "They") else name
-                parts[i] = subject + part[vague.end():]
-            else:
-                body = re.sub(r"^(?:Yes|No)[,.]\s*", "", part)
-                body = body[:1].lower() + body[1:] if body[1:2].islower() else body
-                parts[i] = f"{name} reports that {body}"
-            break
-    return parts
-
-
 _EXAMPLE_SENTENCES = [set(re.findall(r"\w+", s.lower())) for s in split_sentences(EXAMPLE[1])]
+# the examples' telltale words: two of them in a sentence, neither from the question nor the sources, is a copy
+_EXAMPLE_WORDS = set("headtrim pruning prunes heads calibration samples loaded retraining memory saves fertiliser "
+                     "schedule wheat yield clay soil adapters sparse multilingual translation language pair pairs parameters".split())
 
 
-def copied_from_example(sentence: str) -> bool:
-    """Small models copy the worked example's sentences ("The abstract does not report how much memory …")."""
+def copied_from_example(sentence: str, context: str = "") -> bool:
+    """Small models copy the worked examples: their sentences ("The abstract does not report how much memory …"),
+    or their words ("… add 2% parameters per language pair", "… no fertiliser schedule"). `context` (the question
+    and the sources) holds the words that are the sentence's own."""
     words = set(re.findall(r"\w+", sentence.lower()))
-    return any(len(words & example) >= 0.7 * len(example) for example in _EXAMPLE_SENTENCES)
+    if any(len(words & example) >= 0.9 * len(example) for example in _EXAMPLE_SENTENCES):
+        return True
+    own = set(re.findall(r"[a-z]{4,}", context.lower()))
+    return len((words & _EXAMPLE_WORDS) - own) >= 2
 
 
 def _with_markers(sentence: str, keys: list[int]) -> str:
@@ -219,8 +140,14 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
     by_key = {source.key: source for source in sources}
     texts = {source.key: source.support_text() for source in sources}
     sentences: list[tuple[str, list[int]]] = []
+    def named(match: re.Match) -> str:
+        source = by_key.get(int(match.group(2)))
+        return f"{match.group(1)} {lead_for(source)}" if source else match.group(0)
+
     for sentence in split_sentences(strip_copied_headers(raw.strip(), sources)):
         keys = [key for key in dict.fromkeys(_markers(sentence)) if key in by_key]
+        # "the abstract from [2] says": the marker is the only name the sentence has
+        sentence = re.sub(r"\b(from|in|by|of|see|source|paper|abstract|study)\s+\[(\d+)\]", named, sentence, flags=re.I)
         bare = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(MARKER.sub("", sentence).split()))
         if not re.search(r"\w", bare):  # a sentence that was only a marker belongs to the one before it
             if sentences and keys:
@@ -243,11 +170,12 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
     parts: list[str] = []
     notes: list[str] = []
     seen: list[tuple[str, list[int]]] = []
+    context = " ".join([question, *(texts[key].text for key in texts)])
     for bare, keys in sentences:
         if any(bare == earlier for earlier, _ in seen) or len(seen) >= MAX_SENTENCES:
             continue  # small models repeat themselves until the token limit
         seen.append((bare, keys))
-        if copied_from_example(bare):
+        if copied_from_example(bare, context):
             dropped.append(f"{bare!r} (copied from the prompt's worked example)")
             continue
         if NOT_REPORTED.search(bare) and not figures(bare):
@@ -340,6 +268,7 @@ def answer_stream(qa: PaperQA, question: str, k=None, year_from=None, year_to=No
     with llm.lock:  # one llama.cpp context: questions queue here, whichever PaperQA asks
         calibration = calibration_for(llm.name).answer
         forbid: list[str] = []
+        lead = ""
         if hasattr(llm, "score_options"):
             decline_logprob = llm.score_options(messages, [[DECLINE.split()[0]]])[0]
             answer.signals["decline_logprob"] = round(decline_logprob, 4)
@@ -348,9 +277,14 @@ def answer_stream(qa: PaperQA, question: str, k=None, year_from=None, year_to=No
                 yield DECLINE
                 yield answer
                 return
-            forbid = [DECLINE.split()[0]]
+            # the answer starts with the best-ranked paper's name: small models otherwise often write about a
+            # distractor, or about "the abstract", naming nothing
+            forbid, lead = [DECLINE.split()[0]], lead_for(sources[0])
+            shown = filter_.feed(lead)
+            first_shown = time.perf_counter()
+            yield shown
         for piece in llm.stream_chat(messages, generation, max_tokens=settings.max_tokens,
-                                     temperature=settings.temperature, forbid_first=forbid):
+                                     temperature=settings.temperature, forbid_first=forbid, prefix=lead):
             shown = filter_.feed(piece)
             if shown:
                 first_shown = first_shown or time.perf_counter()
@@ -361,10 +295,10 @@ def answer_stream(qa: PaperQA, question: str, k=None, year_from=None, year_to=No
         if rest:
             first_shown = first_shown or time.perf_counter()
             yield rest
-    answer.raw_text = generation.text
+    answer.raw_text = lead + generation.text
     answer.prompt_tokens, answer.completion_tokens = generation.prompt_tokens, generation.completion_tokens
     if generation.text.strip() and not generation.text.strip().lower().startswith(("cannot answer", "can't answer")):
-        finish(qa, answer, generation.text, sources, question)
+        finish(qa, answer, answer.raw_text, sources, question)
     answer.timings.update(
         ttft_ms=round(1000 * ((first_shown or time.perf_counter()) - started), 1),  # the decline check's prefill too
         llm_ttft_ms=round(generation.ttft_ms, 1),

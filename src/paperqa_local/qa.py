@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 # evidence budgets, in prompt tokens (`PaperQA.evidence_budget`): the CPU one keeps an answer's time to first token
 # a third of the llama-index baseline's on 2 cores (benchmarks/answer_speed.py); the GPU one fits 5 whole abstracts
-CPU_EVIDENCE_TOKENS = 320
+CPU_EVIDENCE_TOKENS = 260
 GPU_EVIDENCE_TOKENS = 3000
 
 

@@ -51,11 +51,20 @@ def figures(text: str) -> list[str]:
     return [_value(m.group(1)) for m in _FIGURE.finditer(text)]
 
 
+def with_units(text: str) -> list[tuple[str, bool]]:
+    """(value, has a unit) for each figure of a text: "53 %" → ("53", True), "308 bugs" → ("308", False)."""
+    text = _RANGE.sub(r"\1\2 to ", re.sub(r"\((?:19|20)\d\d\)", " ", MARKER.sub(" ", text)))
+    return [(_value(m.group(1)), bool(m.group(2))) for m in _FIGURE.finditer(text)]
+
+
+def word_values(text: str) -> set[str]:
+    """Numbers a source writes as words ("two" → 2): they support a bare count, never a percentage or a ratio."""
+    return {_WORD_NUMBERS[m.group(1).lower()] for m in _WORD_NUMBER.finditer(text)}
+
+
 def source_values(text: str) -> set[str]:
-    """Every value a source gives: its figures, numbers written as words ("two" → 2), and scaled forms
-    ("1.2 million" → 1200000, also kept as 1.2)."""
+    """Every value a source gives in digits: its figures and scaled forms ("1.2 million" → 1200000, also 1.2)."""
     values = set(figures(text))
-    values |= {_WORD_NUMBERS[m.group(1).lower()] for m in _WORD_NUMBER.finditer(text)}
     for m in re.finditer(r"(\d+(?:\.\d+)?)\s*(hundred|thousand|million|billion)\b", text, re.I):
         values.add(_value(f"{float(m.group(1)) * _MULTIPLIERS[m.group(2).lower()]:.0f}"))
     for m in re.finditer(r"(\d+(?:\.\d+)?)\s*([kKMB])\b", text):  # 32K tokens, 7B parameters
@@ -100,9 +109,11 @@ class SourceText:
     year: int | None = None
     label: str | None = None  # the short name of its method, from the title ("Deoxys"), when it has one
     values: set[str] = field(default_factory=set)
+    words: set[str] = field(default_factory=set)
 
     def __post_init__(self):
         self.values = source_values(self.text)
+        self.words = word_values(self.text)
         if self.year:
             self.values.add(str(self.year))
 
@@ -167,18 +178,22 @@ def check_sentence(sentence: str, keys: list[int], sources: dict[int, SourceText
     - a name is in no source and not in the question: the sentence stays, marked unsupported.
     Names the user wrote in the question count as given.
     """
+    unit = {value for value, has_unit in with_units(sentence) if has_unit}
     values = list(dict.fromkeys(figures(sentence)))
     wanted_names = [n for n in names(sentence) if not holds_name(n, question)]
     if not values and not wanted_names:
         return Verdict(keys, sentence)
 
+    def gives(source: SourceText, value: str) -> bool:
+        return value in source.values or (value not in unit and value in source.words)
+
     def holds(source: SourceText, fact: tuple[str, str]) -> bool:
         kind, value = fact
-        return value in source.values if kind == "figure" else holds_name(value, source.text)
+        return gives(source, value) if kind == "figure" else holds_name(value, source.text)
 
     # the papers the sentence names ("Deoxys cuts …"): its figures must be theirs, whatever it cites
     named = [s for s in sources.values() if s.label and holds_name(s.label, sentence)]
-    foreign = [v for v in values if named and not any(v in s.values for s in named)]
+    foreign = [v for v in values if named and not any(gives(s, v) for s in named)]
     if foreign:
         return _cut(sentence, foreign, keys, sources, question)
 

@@ -58,12 +58,13 @@ def load_questions(path: Path, split: str | None) -> list[dict[str, Any]]:
 def _fold(text: str) -> str:
     text = text.lower().replace("×", "x").replace("\\%", "%")
     text = re.sub(r"(\d)\s+(%|x\b)", r"\1\2", text)
-    return re.sub(r"[\s\-_]+", "", text)
+    return " ".join(re.sub(r"[\-_]+", " ", text).split())
 
 
 def fact_found(forms: list[str], answer: str) -> bool:
+    """A form occurs as whole words ("EAD" is not found in "instead"), ignoring case, hyphens and spacing."""
     body = _fold(answer)
-    return any(_fold(form) in body for form in forms if form.strip())
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(_fold(form))}(?:e?s)?(?![a-z0-9])", body) for form in forms if form.strip())
 
 
 def _number(text: str) -> str:
@@ -116,7 +117,6 @@ class CitationJudge:
 def score_item(item: dict[str, Any], answer, texts: dict[str, str], judge: CitationJudge | None) -> dict[str, Any]:
     from ..answer import NOT_REPORTED
 
-    cited = [c.paper_id for c in answer.citations]
     titles = [c.title for c in answer.citations]
     by_key = {c.key: c for c in answer.citations}
     gold = set(item["papers"])
