@@ -31,3 +31,22 @@ def test_bad_setting_in_environment_names_the_setting(tmp_path):
     env = dict(os.environ, PAPERQA_LOCAL_K="lots")
     run = subprocess.run([sys.executable, "-m", "paperqa_local", "config"], capture_output=True, text=True, env=env)
     assert run.returncode == 1 and "invalid setting (k:" in run.stderr
+
+
+def test_misspelt_setting_variable_names_the_right_one():
+    env = dict(os.environ, PAPERQA_LOCAL_TEMPRATURE="0.5")
+    run = subprocess.run([sys.executable, "-m", "paperqa_local", "config"], capture_output=True, text=True, env=env)
+    assert run.returncode == 1 and "PAPERQA_LOCAL_TEMPRATURE" in run.stderr and "PAPERQA_LOCAL_TEMPERATURE" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_overrides_on_given_settings_are_validated(tmp_path):
+    import pytest
+
+    from paperqa_local import PaperQA
+    from paperqa_local.config import load_settings
+    from paperqa_local.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="k:"):
+        PaperQA(settings=load_settings(home=tmp_path), k=0)
+    assert PaperQA(settings=load_settings(home=tmp_path), k=7).settings.k == 7

@@ -113,10 +113,30 @@ class Settings(BaseSettings):
         return {name: str(value) if isinstance(value, Path) else value for name, value in self.model_dump().items()}
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from overrides, environment and defaults; a bad value names the setting and the fix."""
+ENV_PREFIX = "PAPERQA_LOCAL_"
+NOT_SETTINGS = {"HOME", "FORCE_GPU_TESTS", "UPDATE_SCREENSHOT"}  # HOME: read by default_home() too; the others: test switches
+
+
+def check_environment() -> None:
+    """A misspelt `PAPERQA_LOCAL_*` variable is an error naming the closest setting, not silently ignored."""
+    import difflib
+
+    names = {name.upper() for name in Settings.model_fields}
+    for key in os.environ:
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):] not in names | NOT_SETTINGS:
+            close = difflib.get_close_matches(key[len(ENV_PREFIX):], sorted(names), n=1)
+            hint = f" — did you mean {ENV_PREFIX}{close[0]}?" if close else ""
+            raise ConfigError(f"unknown setting in the environment: {key}{hint} (`paperqa-local config` lists them)")
+
+
+def load_settings(settings: Settings | None = None, **overrides: Any) -> Settings:
+    """Settings from overrides, environment and defaults (or `settings` with overrides, validated again); a bad
+    value names the setting and the fix."""
     clean = {key: value for key, value in overrides.items() if value is not None}
+    check_environment()
     try:
+        if settings is not None:
+            return Settings(**{**settings.model_dump(), **clean})
         return Settings(**clean)
     except ValidationError as exc:
         problems = "; ".join(

@@ -84,9 +84,12 @@ def select_evidence(qa: PaperQA, question: str, hits: list[SearchHit], budget_to
     """
     if not hits:
         return []
-    whole = qa.paper_texts([hit.paper_id for hit in hits])
-    texts = [clean_latex(whole.get(hit.paper_id, hit.text)) for hit in hits]
-    texts = [text if len(text) <= WHOLE_TEXT_CHARS else hit.text for text, hit in zip(texts, hits)]
+    if cover_parts:  # each paper's whole text: the sentence a part of the question needs may be in any chunk
+        whole = qa.paper_texts([hit.paper_id for hit in hits])
+        texts = [clean_latex(whole.get(hit.paper_id, hit.text)) for hit in hits]
+        texts = [text if len(text) <= WHOLE_TEXT_CHARS else hit.text for text, hit in zip(texts, hits)]
+    else:  # claims: the best chunk, as their calibration was tuned
+        texts = [hit.text for hit in hits]
     groups = [[hit.title, *(split_sentences(text) or [text])] for hit, text in zip(hits, texts)]
     parts = clauses(question) if cover_parts else []
     vectors = qa.embedder.embed([question, *parts, *(s for group in groups for s in group)])
@@ -142,11 +145,16 @@ def select_evidence(qa: PaperQA, question: str, hits: list[SearchHit], budget_to
     return result
 
 
-def render_sources(sources: list[Source]) -> str:
+def render_sources(sources: list[Source], judging: bool = False) -> str:
     """The sources as the model reads them: "[n] Title: sentence … sentence" (… marks a gap; no year, which small
-    models copy into their answers)."""
+    models copy into their answers). `judging`: "[n] Title (year): sentence sentence", the form claim checks
+    were calibrated on."""
     lines = []
     for source in sources:
+        if judging:
+            year = f" ({source.hit.year})" if source.hit.year else ""
+            lines.append(f"[{source.key}] {source.hit.title}{year}: {' '.join(source.sentences)}")
+            continue
         picked = set(source.sentences)
         pieces, gap = [], False
         for sentence in source.all_sentences[1:]:

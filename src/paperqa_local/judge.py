@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .answer import supporting_sentences, verify_citations
-from .evidence import Source, best_sentence, render_sources, select_evidence
+from .evidence import WHOLE_TEXT_CHARS, Source, best_sentence, render_sources, select_evidence
 from .models import calibration_for
 from .support import MARKER
 from .types import Answer, Citation, SearchHit
@@ -122,12 +122,12 @@ def judge_prompt(qa: PaperQA, text: str, judgement: Judgement, k=None):
             messages += [{"role": "user", "content": f"Abstract: {abstract}\n\nQuestion: {question}"},
                          {"role": "assistant", "content": label}]
         best = verdict_sources(hits, sources)[0].hit
-        # every chunk (results come last), unless it is a full paper that would not fit the context
-        whole = next((s.text for s in sources if s.hit.paper_id == best.paper_id and s.text), best.text)
+        whole = qa.paper_texts([best.paper_id]).get(best.paper_id, best.text)  # every chunk: results come last
+        whole = whole if len(whole) <= WHOLE_TEXT_CHARS else best.text  # a full paper would not fit the context
         messages.append({"role": "user", "content": f"Abstract: {whole}\n\n{judgement.prompt_label}: {text}"})
         return text, hits, sources, messages
     messages = [{"role": "system", "content": judgement.system},
-                {"role": "user", "content": f"Sources:\n{render_sources(sources)}\n\n{judgement.prompt_label}: {text}"}]
+                {"role": "user", "content": f"Sources:\n{render_sources(sources, judging=True)}\n\n{judgement.prompt_label}: {text}"}]
     return text, hits, sources, messages
 
 

@@ -35,8 +35,8 @@ class PaperQA:
                  llm=None, **overrides: Any):
         if settings is None:
             settings = load_settings(home=data_dir, **overrides)
-        elif data_dir is not None or overrides:
-            settings = settings.model_copy(update={"home": Path(data_dir) if data_dir else settings.home, **overrides})
+        elif data_dir is not None or overrides:  # validated like any other settings (a bad k is an error)
+            settings = load_settings(settings, home=Path(data_dir) if data_dir else None, **overrides)
         self.settings = settings
         self._embedder = embedder
         self._llm = llm
