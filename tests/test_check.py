@@ -186,5 +186,5 @@ def test_a_source_stating_the_negation_turns_supports_into_contradicts(tmp_path)
     assert negate("LoRA needs no retraining") == "It is not true that LoRA needs no retraining."
     llm = NegationAwareLLM({"SUPPORTS": -0.5, "CONTRADICTS": -2.0, "NOT_ENOUGH_INFO": -3.0})
     answer = scoring_qa(tmp_path, llm).check("Bleached corals never recover.", explain=False)
-    assert answer.verdict == "CONTRADICTS" and answer.label_scores["SUPPORTS_negation"] == -0.2
+    assert answer.verdict == "CONTRADICTS" and answer.signals["supports_negation"] == -0.2
     assert llm.prompts[-1][-1]["content"].endswith("Claim: It is not true that bleached corals never recover.")

@@ -192,10 +192,11 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
             support.setdefault(key, []).append(text)
         parts.append(_with_markers(text, verdict.keys))
     parts = name_sources(parts, by_key, support) if name else parts
-    said = _content_words(" ".join(s for sentences in support.values() for s in sentences))
+    cited_text = " ".join(s for sentences in support.values() for s in sentences)
+    said = _content_words(cited_text)
     for note in notes:  # "the abstract does not report the speedup" after the speedup was given is dropped
         asked = _content_words(NOT_REPORTED.sub(" ", note))
-        if asked and len(asked & said) >= 0.5 * len(asked):
+        if figures(cited_text) and asked and len(asked & said) >= 0.5 * len(asked):
             dropped.append(f"{note!r} (contradicts what the answer reports)")
         else:
             parts.append(note)
@@ -318,8 +319,9 @@ def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], questio
         return
     by_key = {source.key: source for source in sources}
     cited_text = " ".join(s for sentences in support.values() for s in sentences)
-    if ASKS_FIGURE.search(question) and re.search(r"\b(how (much|many|fast)|by how|what (percentage|speed-?up)|"
-                                                  r"speed-?up)\b", question, re.I) \
+    if ASKS_FIGURE.search(question) and re.search(r"\b(how (much|many|fast|big|large|long)|by how|what (percent|"
+                                                  r"percentage|fraction|speed-?up|frame rate|latency|score)|speed-?up)\b",
+                                                  question, re.I) \
             and not figures(cited_text) and not NOT_REPORTED.search(text):
         text += " The cited abstracts give no figure for this."
     answer.text = text

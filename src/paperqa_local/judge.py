@@ -182,7 +182,7 @@ def judge(qa: PaperQA, text: str, judgement: Judgement, k=None, explain: bool = 
                 negated = messages[:-1] + [{**messages[-1], "content": messages[-1]["content"].rsplit(f"{judgement.prompt_label}: ", 1)[0]
                                             + f"{judgement.prompt_label}: {negate(text)}"}]
                 against = llm.score_options(negated, [list(judgement.options["SUPPORTS"])])[0]
-                answer.label_scores["SUPPORTS_negation"] = round(against, 4)
+                answer.signals["supports_negation"] = round(against, 4)
                 if against > scores["SUPPORTS"]:
                     answer.verdict = "CONTRADICTS"
             head = f"{judgement.options[answer.verdict][0]} [{cited[0]}]"

@@ -178,7 +178,10 @@ def check_sentence(sentence: str, keys: list[int], sources: dict[int, SourceText
     - a name is in no source and not in the question: the sentence stays, marked unsupported.
     Names the user wrote in the question count as given.
     """
+    # a percentage, a ratio or a figure with decimals ("1.00") is never supported by a number written as a word
+    # ("one-step", "two models"), nor is 1 at all: "one" is everywhere
     unit = {value for value, has_unit in with_units(sentence) if has_unit}
+    unit |= {_value(m.group(1)) for m in _FIGURE.finditer(MARKER.sub(" ", sentence)) if "." in m.group(1)} | {"1", "0"}
     values = list(dict.fromkeys(figures(sentence)))
     wanted_names = [n for n in names(sentence) if not holds_name(n, question)]
     if not values and not wanted_names:
