@@ -61,3 +61,11 @@ def test_a_name_in_no_source_marks_the_sentence_unsupported_unless_the_user_said
 def test_drop_clause_keeps_a_readable_sentence_or_nothing():
     assert drop_clause("The method is fast (3.2x faster) and simple.", ["3.2"]) == "The method is fast and simple."
     assert drop_clause("It is 3.2x faster.", ["3.2"]) is None
+
+
+def test_a_number_written_as_a_word_supports_only_a_plain_count():
+    sources = {1: SourceText(1, "OneWay: a one-step student. It reaches a good FID with two encoders.", 2024, "OneWay")}
+    assert check_sentence("OneWay uses 2 encoders.", [1], sources).keys == [1]
+    assert check_sentence("OneWay reaches an FID of 1.00.", [1], sources).text == ""  # "one-step" is no figure
+    assert check_sentence("OneWay uses 2% of its encoders.", [1], sources).text == ""
+    assert check_sentence("OneWay is 1 model.", [1], sources).text == ""  # nor does "one" support a plain 1

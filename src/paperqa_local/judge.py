@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .answer import supporting_sentences, verify_citations
+from .answer import _markers, supporting_sentences, verify_citations
 from .evidence import WHOLE_TEXT_CHARS, Source, best_sentence, render_sources, select_evidence
 from .models import calibration_for
 from .support import MARKER
@@ -28,10 +28,6 @@ CHECK_PROMPT = (
     "Then the number of the source that decides it in square brackets, then one sentence of explanation. "
     "Example: CONTRADICTS [2] The trial found no effect on mortality."
 )
-
-
-def _markers(text: str) -> list[int]:
-    return [int(n) for group in MARKER.findall(text) for n in re.findall(r"\d+", group)]
 
 
 VERDICTS = {"SUPPORTS": "SUPPORTS", "SUPPORT": "SUPPORTS", "CONTRADICTS": "CONTRADICTS", "CONTRADICT": "CONTRADICTS",

@@ -47,19 +47,20 @@ def figures(text: str) -> list[str]:
 
     A value is what must agree: a source that says "53%" supports "53 percent" and "a 53% drop"; units are not
     compared (a figure with the right value and the wrong unit is rare, a unit written differently is not)."""
-    text = _RANGE.sub(r"\1\2 to ", re.sub(r"\((?:19|20)\d\d\)", " ", MARKER.sub(" ", text)))  # "(2023)": a year
-    return [_value(m.group(1)) for m in _FIGURE.finditer(text)]
+    return [value for value, _ in with_units(text)]
 
 
 def with_units(text: str) -> list[tuple[str, bool]]:
-    """(value, has a unit) for each figure of a text: "53 %" → ("53", True), "308 bugs" → ("308", False)."""
+    """(value, written precisely) for each figure of a text: with a unit or decimals ("53 %", "1.00") or not
+    ("308 bugs"). Markers and parenthesised years ("(2023)") are left out; ranges read as two figures."""
     text = _RANGE.sub(r"\1\2 to ", re.sub(r"\((?:19|20)\d\d\)", " ", MARKER.sub(" ", text)))
-    return [(_value(m.group(1)), bool(m.group(2))) for m in _FIGURE.finditer(text)]
+    return [(_value(m.group(1)), bool(m.group(2)) or "." in m.group(1)) for m in _FIGURE.finditer(text)]
 
 
 def word_values(text: str) -> set[str]:
-    """Numbers a source writes as words ("two" → 2): they support a bare count, never a percentage or a ratio."""
-    return {_WORD_NUMBERS[m.group(1).lower()] for m in _WORD_NUMBER.finditer(text)}
+    """Numbers a source writes as words ("two" → 2): they support a bare count, never a percentage, a ratio or
+    a figure with decimals; "zero" and "one" support nothing ("one-step" is not a figure)."""
+    return {_WORD_NUMBERS[m.group(1).lower()] for m in _WORD_NUMBER.finditer(text)} - {"0", "1"}
 
 
 def source_values(text: str) -> set[str]:
@@ -179,9 +180,7 @@ def check_sentence(sentence: str, keys: list[int], sources: dict[int, SourceText
     Names the user wrote in the question count as given.
     """
     # a percentage, a ratio or a figure with decimals ("1.00") is never supported by a number written as a word
-    # ("one-step", "two models"), nor is 1 at all: "one" is everywhere
-    unit = {value for value, has_unit in with_units(sentence) if has_unit}
-    unit |= {_value(m.group(1)) for m in _FIGURE.finditer(MARKER.sub(" ", sentence)) if "." in m.group(1)} | {"1", "0"}
+    unit = {value for value, precise in with_units(sentence) if precise}
     values = list(dict.fromkeys(figures(sentence)))
     wanted_names = [n for n in names(sentence) if not holds_name(n, question)]
     if not values and not wanted_names:
