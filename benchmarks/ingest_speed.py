@@ -33,7 +33,8 @@ def main() -> None:
     from paperqa_local import PaperQA
     from paperqa_local.config import machine
     from paperqa_local.embed import get_embedder
-    from paperqa_local.ingest import chunk_paper, embedding_text
+    from paperqa_local.ingest import chunk_paper
+    from paperqa_local.keyword_sync import embedding_text
     from paperqa_local.sources import parse_paths
 
     lines = Path(args.corpus).read_text().splitlines()

@@ -164,7 +164,8 @@ def corpus_subset(path: Path, limit: int | None, folder: Path) -> Path:
 
 
 def bench_embedding(embedder, corpus: Path, chunk_chars: int) -> dict:
-    from paperqa_local.ingest import chunk_paper, embedding_text
+    from paperqa_local.ingest import chunk_paper
+    from paperqa_local.keyword_sync import embedding_text
     from paperqa_local.sources.tabular import parse_jsonl
 
     papers = parse_jsonl(corpus).papers
@@ -201,7 +202,7 @@ def bench_ingest(embedder, corpus: Path, data_dir: Path, settings: dict) -> dict
     qa = PaperQA(data_dir=data_dir, embedder=embedder, **settings)
     watch = Stopwatch()
     watch.wrap(ingest_module, "parse_paths", "parse")
-    watch.wrap(qa.store, "paper_hashes", "open store + read hashes")
+    watch.wrap(qa.store, "paper_states", "open store + read hashes")
     watch.wrap(embedder, "embed", "embed")
     watch.wrap(qa.store, "add", "chroma upsert")
     watch.wrap(ingest_module, "_delete_stale_chunks", "stale-chunk check")

@@ -4,7 +4,8 @@ import json
 import shutil
 
 from paperqa_local import PaperQA
-from paperqa_local.ingest import chunk_paper, keyword_dir
+from paperqa_local.ingest import chunk_paper
+from paperqa_local.keyword_sync import keyword_dir
 from paperqa_local.types import Paper
 
 from .conftest import SEEDS, HashEmbedder

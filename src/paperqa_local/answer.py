@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .evidence import ASKS_FIGURE, Source, render_sources, select_evidence
+from .guard import copies
 from .models import calibration_for
 from .support import MARKER, check_sentence, figures
 from .wording import MarkerFilter, lead_for, name_sources, strip_copied_headers, third_person
@@ -178,6 +179,9 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
         if copied_from_example(bare, context):
             dropped.append(f"{bare!r} (copied from the prompt's worked example)")
             continue
+        if copies(bare, SYSTEM_PROMPT):  # a question asking for the prompt gets an answer about papers, or none
+            dropped.append(f"{bare!r} (repeats the assistant's instructions)")
+            continue
         if NOT_REPORTED.search(bare) and not figures(bare):
             notes.append(bare)  # says what the sources lack: nothing to cite (kept if the answer does not give it)
             continue
@@ -250,7 +254,8 @@ def answer_stream(qa: PaperQA, question: str, k=None, year_from=None, year_to=No
     sources = select_evidence(qa, question if not previous else f"{previous[0]} {question}", hits, qa.evidence_budget())
     retrieve_ms = 1000 * (time.perf_counter() - started)
     answer = Answer(question=question, text=DECLINE, answerable=False, contexts=hits,
-                    timings={"retrieve_ms": round(retrieve_ms, 1)})
+                    timings={"retrieve_ms": round(retrieve_ms, 1)},
+                    ignored_orders=[f"{s.hit.paper_id}: {order}" for s in sources for order in s.orders])
     relevance = max((source.relevance for source in sources), default=0.0)
     answer.signals["relevance"] = round(relevance, 4)
     if not sources or relevance < settings.min_relevance:

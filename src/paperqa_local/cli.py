@@ -378,6 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     except PaperQAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a file the command was given or writes: the library names its own
+        log.debug("details", exc_info=True)
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot use{where}: {exc.strerror or exc} — check the path and its permissions", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

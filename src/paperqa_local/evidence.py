@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .guard import defuse_markers, quarantine
 from .support import SourceText, figures, short_name
 from .text import split_sentences
 from .types import SearchHit
@@ -46,11 +47,12 @@ class Source:
     vectors: np.ndarray  # the title's, then each of `all_sentences[1:]`'s
     relevance: float  # best cosine similarity of its title or one of its sentences to the question
     all_sentences: list[str] = field(default_factory=list)  # the title, then every sentence of its text
-    text: str = ""  # its whole stored text
+    text: str = ""  # its whole stored text, less what `guard` set aside
+    orders: list[str] = field(default_factory=list)  # sentences of it addressed to the assistant, never sent
 
     def support_text(self) -> SourceText:
         title = self.hit.title
-        return SourceText(self.key, f"{title}. {self.text or self.hit.text}", self.hit.year, short_name(title))
+        return SourceText(self.key, f"{title}. {self.text}", self.hit.year, short_name(title))
 
 
 def clean_latex(text: str) -> str:
@@ -90,7 +92,10 @@ def select_evidence(qa: PaperQA, question: str, hits: list[SearchHit], budget_to
         texts = [text if len(text) <= WHOLE_TEXT_CHARS else hit.text for text, hit in zip(texts, hits)]
     else:  # claims: the best chunk, as their calibration was tuned
         texts = [hit.text for hit in hits]
-    groups = [[hit.title, *(split_sentences(text) or [text])] for hit, text in zip(hits, texts)]
+    # a paper's orders to the assistant never reach the model (guard.py); the rest is the paper's evidence
+    split = [quarantine(split_sentences(text) or [text]) for text in texts]
+    groups = [[defuse_markers(hit.title), *kept] for hit, (kept, _) in zip(hits, split)]
+    texts = [" ".join(kept) for kept, _ in split]
     parts = clauses(question) if cover_parts else []
     vectors = qa.embedder.embed([question, *parts, *(s for group in groups for s in group)])
     queries, rows = vectors[: 1 + len(parts)], vectors[1 + len(parts):]
@@ -99,14 +104,14 @@ def select_evidence(qa: PaperQA, question: str, hits: list[SearchHit], budget_to
     sources: list[Source] = []
     scores: list[np.ndarray] = []
     offset = 0
-    for hit, text, group in zip(hits, texts, groups):
+    for hit, text, group, (_, orders) in zip(hits, texts, groups, split):
         group_vectors = rows[offset: offset + len(group)]
         offset += len(group)
         similarity = group_vectors @ queries.T  # sentences × (question, clauses…)
         score = np.maximum(similarity[:, 0], 0.95 * similarity[:, 1:].max(axis=1)) if parts else similarity[:, 0]
         if wants_figure:
             score = score + FIGURE_BONUS * np.array([bool(figures(s)) for s in group])
-        sources.append(Source(0, hit, [], group_vectors, float(similarity[:, 0].max()), group, text))
+        sources.append(Source(0, hit, [], group_vectors, float(similarity[:, 0].max()), group, text, orders))
         scores.append(score)
     if cover_parts:
         # an answer's sources are numbered in retrieval order and gated by the fused retrieval score: hybrid search

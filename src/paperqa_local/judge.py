@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from .answer import _markers, supporting_sentences, verify_citations
 from .evidence import WHOLE_TEXT_CHARS, Source, best_sentence, render_sources, select_evidence
+from .guard import evidence_text
 from .models import calibration_for
 from .support import MARKER
 from .types import Answer, Citation, SearchHit
@@ -119,7 +120,7 @@ def judge_prompt(qa: PaperQA, text: str, judgement: Judgement, k=None):
                          {"role": "assistant", "content": label}]
         best = verdict_sources(hits, sources)[0].hit
         whole = qa.paper_texts([best.paper_id]).get(best.paper_id, best.text)  # every chunk: results come last
-        whole = whole if len(whole) <= WHOLE_TEXT_CHARS else best.text  # a full paper would not fit the context
+        whole = evidence_text(whole if len(whole) <= WHOLE_TEXT_CHARS else best.text)  # a full paper would not fit
         messages.append({"role": "user", "content": f"Abstract: {whole}\n\n{judgement.prompt_label}: {text}"})
         return text, hits, sources, messages
     messages = [{"role": "system", "content": judgement.system},

@@ -78,8 +78,14 @@ class LlamaCppLLM(LLM):
                 model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                 n_gpu_layers=n_gpu_layers, seed=seed, verbose=False,
             )
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"llama.cpp could not load {path}: {exc} — is it a complete GGUF? Re-run `paperqa-local models pull`") from exc
+        except (ValueError, RuntimeError, OSError) as exc:
+            from .models import refetch_hint
+
+            if "load model" in str(exc):  # llama.cpp says only "Failed to load model from file" for any broken file
+                raise ModelError(f"llama.cpp could not load {path}: the file is truncated or damaged, or not a model "
+                                 f"this llama.cpp can run — {refetch_hint(path)}") from exc
+            raise ModelError(f"llama.cpp could not start {path} ({exc}) — lower n_ctx (PAPERQA_LOCAL_N_CTX) "
+                             "or set --n-gpu-layers 0") from exc
         self.n_ctx = n_ctx
         self._formatter = None
 
@@ -265,6 +271,7 @@ def pick_gpu_layers(requested: int) -> tuple[int, str]:
 
 
 _LOADED: dict[tuple, LLM] = {}
+_LOADING = threading.Lock()  # two first questions at once load one model, not two
 
 
 def load_llm(settings: Settings) -> LLM:
@@ -274,8 +281,9 @@ def load_llm(settings: Settings) -> LLM:
     path = resolve(settings.model, settings.models_dir)
     layers, reason = pick_gpu_layers(settings.n_gpu_layers)
     key = (str(path), settings.n_ctx, settings.n_threads, layers)
-    if key not in _LOADED:
-        _LOADED.clear()  # one model in memory at a time
-        log.info("loading %s (n_gpu_layers=%s: %s)", path, layers, reason)
-        _LOADED[key] = LlamaCppLLM(path, settings.n_ctx, settings.n_threads, layers)
-    return _LOADED[key]
+    with _LOADING:
+        if key not in _LOADED:
+            _LOADED.clear()  # one model in memory at a time (one still answering keeps its own until it is done)
+            log.info("loading %s (n_gpu_layers=%s: %s)", path, layers, reason)
+            _LOADED[key] = LlamaCppLLM(path, settings.n_ctx, settings.n_threads, layers)  # a failed load caches nothing
+        return _LOADED[key]

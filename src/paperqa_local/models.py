@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -91,6 +92,16 @@ BUNDLED = {
     )
 }
 PRESETS = {"default": "qwen2.5-coder-1.5b", "fast": "qwen2.5-coder-0.5b"}
+PICK_A_PRESET = "or use a preset: --model default or fast (`scripts/setup.sh --models all` installs both)"
+GGUF_VERSIONS = (2, 3)  # what llama.cpp reads: version 1 is no longer supported
+
+
+def refetch_hint(path: Path) -> str:
+    """How to get a good copy of `path`: assemble it again when it is a bundled model, else fetch it again."""
+    for model in BUNDLED.values():
+        if path.name == model.file:
+            return f"run `paperqa-local models pull {model.name} --force` (or `scripts/setup.sh --models all`)"
+    return f"download {path.name} again, {PICK_A_PRESET}"
 
 
 def calibration_for(model_file: str) -> ModelCalibration:
@@ -163,23 +174,46 @@ def pull(name: str, models_dir: Path, force: bool = False) -> Path:
 
 
 def verify(path: Path) -> None:
-    """A bundled model's file must match its published size (and hash, checked once and stamped)."""
-    for model in BUNDLED.values():
-        if path.name == model.file:
-            stamp = path.with_suffix(".gguf.sha256")
-            if path.stat().st_size != model.size:
-                raise ModelError(f"{path} is {path.stat().st_size} bytes, not {model.size}: it is corrupt — run `paperqa-local models pull {model.name} --force`")
-            if not (stamp.exists() and stamp.read_text().strip() == model.sha256):
-                if sha256_of(path) != model.sha256:
-                    raise ModelError(f"{path} does not match its sha256: it is corrupt — run `paperqa-local models pull {model.name} --force`")
-                stamp.write_text(model.sha256 + "\n")
-    with path.open("rb") as handle:
-        if handle.read(4) != b"GGUF":
-            raise ModelError(f"{path} is not a GGUF file — give a llama.cpp .gguf model")
+    """A bundled model's file must match its published size (and hash, checked once and stamped); any model must
+    start with a GGUF header that llama.cpp can read (what llama.cpp says of a broken file is only "Failed to
+    load model")."""
+    try:
+        size = path.stat().st_size
+        for model in BUNDLED.values():
+            if path.name == model.file:
+                stamp = path.with_suffix(".gguf.sha256")
+                if size != model.size:
+                    raise ModelError(f"{path} is {size} bytes, not {model.size}: it is corrupt — run `paperqa-local models pull {model.name} --force`")
+                if not (stamp.exists() and stamp.read_text().strip() == model.sha256):
+                    if sha256_of(path) != model.sha256:
+                        raise ModelError(f"{path} does not match its sha256: it is corrupt — run `paperqa-local models pull {model.name} --force`")
+                    try:
+                        stamp.write_text(model.sha256 + "\n")
+                    except OSError:  # a read-only models folder: the hash is checked again next time
+                        pass
+        with path.open("rb") as handle:
+            header = handle.read(24)
+    except OSError as exc:
+        raise ModelError(f"cannot read the model file {path}: {exc.strerror} — make it readable, {PICK_A_PRESET}") from exc
+    if not header:
+        raise ModelError(f"{path} is empty — {refetch_hint(path)}")
+    if header[:4] != b"GGUF":
+        raise ModelError(f"{path} is not a GGUF model (a llama.cpp .gguf file starts with \"GGUF\") — give a .gguf model, {PICK_A_PRESET}")
+    if len(header) < 24:
+        raise ModelError(f"{path} is truncated ({size} bytes) — {refetch_hint(path)}")
+    version, tensors, entries = struct.unpack("<IQQ", header[4:])
+    if version not in GGUF_VERSIONS:
+        raise ModelError(f"{path} says it is GGUF version {version}, and llama.cpp reads versions 2 and 3: it is damaged "
+                         f"or too old — {refetch_hint(path)}")
+    if tensors > 1 << 20 or entries > 1 << 20:  # real models have hundreds of each
+        raise ModelError(f"{path} has a damaged GGUF header — {refetch_hint(path)}")
 
 
 def resolve(model: str, models_dir: Path) -> Path:
     """A preset, a bundled name, a file in `models_dir`, or a path → the GGUF to load."""
+    if not model.strip():
+        raise ModelError(f"no model given (the model setting is empty) — give a preset ({', '.join(PRESETS)}), "
+                         f"a .gguf file name in {models_dir}, or the path of a .gguf file")
     name = PRESETS.get(model, model)
     if name in BUNDLED:
         path = models_dir / BUNDLED[name].file
@@ -195,6 +229,8 @@ def resolve(model: str, models_dir: Path) -> Path:
                 f"no model {model!r}: not a preset ({', '.join(PRESETS)}), not a bundled name ({', '.join(BUNDLED)}), "
                 f"and no file {path} — drop a .gguf into {models_dir} or give its path"
             )
+        if path.is_dir():
+            raise ModelError(f"{path} is a folder, not a model file — give the path of a .gguf file in it, {PICK_A_PRESET}")
     verify(path)
     return path
 

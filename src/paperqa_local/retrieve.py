@@ -7,13 +7,14 @@ its best score), which beat reciprocal-rank fusion on SciFact train claims (see 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from .config import Settings
 from .embed import Embedder
-from .ingest import keyword_dir, sync_keyword_index
 from .keyword import KeywordIndex
+from .keyword_sync import State, state, sync_keyword_index
 from .store import Store
 from .types import SearchHit
 
@@ -57,23 +58,25 @@ class Retriever:
         self.store = store
         self._embedder_factory = embedder_factory
         self._keyword: KeywordIndex | None = None
-        self._keyword_count = -1
+        self._keyword_state: State | None = None
+        self._keyword_lock = threading.Lock()  # one refresh at a time when threads search at once
 
     @property
     def embedder(self) -> Embedder:
         return self._embedder_factory()
 
     def keyword_index(self) -> KeywordIndex:
-        count = self.store.count()
-        if self._keyword is None or self._keyword_count != count:
-            self._keyword = KeywordIndex.load(keyword_dir(self.store))
-            if self._keyword is None or len(self._keyword.ids) != count:
-                self._keyword = sync_keyword_index(self.store)
-            self._keyword_count = count
-        return self._keyword
+        """The keyword index, checked against the store before each search: another process may have written to
+        it (or crashed while writing), and keyword hits must never come from text the store no longer holds."""
+        with self._keyword_lock:
+            now = state(self.store)
+            if self._keyword is None or now != self._keyword_state or now.pending:
+                self._keyword = sync_keyword_index(self.store, current=self._keyword)
+                self._keyword_state = state(self.store)
+            return self._keyword
 
     def invalidate(self) -> None:
-        self._keyword = None
+        self._keyword_state = None
 
     def search(
         self,

@@ -140,6 +140,7 @@ class Answer:
     label_scores: dict[str, float] = field(default_factory=dict)  # log-probability of each verdict, before calibration
     dropped: list[str] = field(default_factory=list)  # figures or names taken out of the model's text, and why
     signals: dict[str, float] = field(default_factory=dict)  # what the decline decision read (relevance, decline_logprob)
+    ignored_orders: list[str] = field(default_factory=list)  # "paper id: sentence" addressed to the assistant, never sent
 
     def references(self) -> str:
         """The reference list of the cited papers, one line each."""

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEEDS = PROJECT_ROOT / "seeds"
 UPLOAD_TYPES = [".txt", ".jsonl", ".json", ".csv"]
+UPLOAD_LIMIT_MB = 200  # per file, in the browser: a larger library goes in with `paperqa-local ingest`
 MAP_POINTS = 5000  # a bigger corpus is sampled (evenly, deterministically); the last answer's papers always show
 MARKER = re.compile(r"\[(\d+)\]")
 # characters that Markdown (or KaTeX) would act on: written as numeric entities they show as themselves
@@ -533,6 +534,10 @@ def build_app(qa):
     def add_files(files, progress=gr.Progress()):
         if not files:
             raise gr.Error("Choose one or more files first: seeds listings (.txt), JSON Lines (.jsonl) or CSV (.csv).")
+        too_big = [Path(f).name for f in files if Path(f).stat().st_size > UPLOAD_LIMIT_MB * 2**20]
+        if too_big:
+            raise gr.Error(f"{esc(', '.join(too_big))}: over {UPLOAD_LIMIT_MB} MB — add a file that large with "
+                           "`paperqa-local ingest FILE` (nothing was added)")
         progress(0, desc="Reading files")
         try:
             report = qa.ingest([Path(f) for f in files],
@@ -707,7 +712,8 @@ def launch(qa, host: str = "127.0.0.1", port: int = 7860, auth: str | None = Non
                               font_mono=["ui-monospace", "monospace"])  # system fonts: nothing fetched from the web
     app.launch(server_name=host, server_port=port, auth=credentials or None, share=False, inbrowser=False,
                ssr_mode=False, mcp_server=False, pwa=False, run_history=False, footer_links=["api"],
-               prevent_thread_lock=True, quiet=True, theme=theme, css=CSS, head=HEAD, show_error=True)
+               prevent_thread_lock=True, quiet=True, theme=theme, css=CSS, head=HEAD, show_error=True,
+               max_file_size=f"{UPLOAD_LIMIT_MB}mb")
     print(f"paperqa-local is serving on {app.local_url}" + (" (login required)" if credentials else "")
           + (" — press Ctrl-C to stop" if block else ""), flush=True)
     if block:
