@@ -59,7 +59,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f} s"
         )
         for problem in report.problems:
-            print(f"skipped {problem}", file=sys.stderr)
+            print(f"note: {problem}", file=sys.stderr)
+    if not report.parsed and report.problems:  # an empty file, a folder with nothing readable: say so, and fail
+        print("error: nothing to add — every file given was empty or unreadable (see the notes above)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -154,6 +157,7 @@ def _answer_record(answer, question_id=None) -> dict[str, Any]:
         "completion_tokens": answer.completion_tokens,
         "unsupported_sentences": answer.uncited_sentences,
         "dropped": answer.dropped,
+        "ignored_orders": answer.ignored_orders,
     }
 
 
@@ -199,6 +203,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("\nNot supported by any source (shown uncited): " + " | ".join(answer.uncited_sentences))
     if answer.dropped:
         print("\nLeft out, no cited source gives them: " + "; ".join(answer.dropped))
+    if answer.ignored_orders:
+        print("\nIgnored, addressed to the assistant in a paper's text: " + " | ".join(answer.ignored_orders))
     return 0
 
 

@@ -35,7 +35,8 @@ def paper_id_for(title: str, doi: str | None = None, url: str | None = None, giv
             return f"doi:{match.group(1).lower().rstrip('.')}"
     if given:
         return str(given)
-    return "t:" + hashlib.sha1(normalise_title(title).encode()).hexdigest()[:16]
+    key = normalise_title(title) or " ".join(title.casefold().split())  # a title in another script has no a–z
+    return "t:" + hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
 @dataclass

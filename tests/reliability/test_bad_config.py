@@ -362,7 +362,7 @@ def test_keyword_index_load_returns_none_for_a_damaged_folder(data_dir, how, cap
 def test_ingest_prints_each_problem_once(library, tmp_path):
     ingest = library[2]
     assert (ingest.stdout + ingest.stderr).count("missing 'abstract'") == 1, ingest.stderr
-    assert "skipped papers.jsonl:line 3: missing 'abstract'" in ingest.stderr.replace(str(library[1]), "papers.jsonl")
+    assert "note: papers.jsonl:line 3: missing 'abstract'" in ingest.stderr.replace(str(library[1]), "papers.jsonl")
     as_json = run_cli("ingest", "--json", str(library[1]), home=tmp_path / "data")
     assert as_json.returncode == 0, as_json.stderr
     assert "missing 'abstract'" not in as_json.stderr
@@ -373,3 +373,15 @@ def test_missing_file_given_to_a_command_is_a_clean_error(tmp_path):
     run = run_cli("ask", "--questions", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "out.jsonl"),
                   home=tmp_path / "home")
     error_line(run, f"cannot use {tmp_path / 'missing.jsonl'}: No such file or directory", "check the path")
+
+
+def test_ingest_of_nothing_readable_fails_and_says_why(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "notes.md").write_text("# not a paper format")
+    for given in (empty, folder):
+        done = run_cli("ingest", str(given), home=tmp_path / "data")
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "nothing to add" in done.stderr and str(given.name) in done.stderr

@@ -29,13 +29,14 @@ SENTENCE = "This sentence pads the abstract so that it fills a chunk of its own 
 
 
 def word(n: int) -> str:
-    """A made-up word per number (letters only, so the stemmer leaves it alone): the paper's own keyword."""
+    """A made-up word per number, one syllable per base-16 digit (letters the stemmer leaves alone): a paper's
+    own keyword, found in no other paper."""
     letters = ""
-    n += 26 * 26
-    while n:
-        n, rest = divmod(n, 26)
-        letters += "bcdfghjklmnpqrstvwxz"[rest % 20] + "aeiou"[rest % 5]
-    return "q" + letters
+    while True:
+        n, digit = divmod(n, 16)
+        letters += "bcdf"[digit // 4] + "aiou"[digit % 4]
+        if not n:
+            return "q" + letters
 
 
 def record(i: int, version: int = 0, chunks: int = 1) -> dict:

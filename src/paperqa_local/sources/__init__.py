@@ -1,14 +1,25 @@
-"""Parsers, one per input format, and `parse_paths` that picks the right one and deduplicates across files."""
+"""Parsers, one per input format, and `parse_paths` that picks the right one and deduplicates across files.
+
+Whatever the input, parsing ends in papers plus problems (file, line, reason): a bad record, line or file is
+reported and skipped, never a reason to lose the good records beside it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PaperQAError
 from ..types import Paper, Problem, normalise_title
 
+log = logging.getLogger(__name__)
+
 SUPPORTED = (".txt", ".jsonl", ".json", ".csv")
+MAX_TITLE_CHARS = 500  # the seeds' longest title has 157 characters: a longer one is a mixed-up line or column
 
 
 @dataclass
@@ -17,36 +28,99 @@ class ParseResult:
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     duplicates: int = 0
+    origins: list[tuple[str, str]] = field(default_factory=list)  # (file, location) of each paper, as papers
+
+    def add(self, paper: Paper, source: str, location: str) -> None:
+        self.papers.append(paper)
+        self.origins.append((source, location))
 
 
-def expand(paths: list[str | Path]) -> list[Path]:
-    """Files to read: each file given, and the supported files inside each folder given (sorted)."""
+def _walk(folder: Path, problems: list[Problem]) -> list[Path]:
+    """The supported files under `folder`. Links to folders are not followed (as Path.rglob), so a link loop
+    cannot make the walk endless; a link named like a source file that leads nowhere is reported."""
+    files: list[Path] = []
+
+    def unlistable(exc: OSError) -> None:
+        problems.append(Problem(str(exc.filename), "folder", f"cannot list it: {exc.strerror}; check its permissions"))
+
+    for directory, folders, names in os.walk(folder, onerror=unlistable):
+        folders.sort()  # problems in a stable order
+        for name in sorted(names):
+            path = Path(directory) / name
+            if path.suffix.lower() not in SUPPORTED:
+                continue
+            try:
+                mode = path.stat().st_mode
+            except OSError as exc:
+                problems.append(Problem(str(path), "file", f"cannot open it: {_link_trouble(path, exc)}"))
+                continue
+            if stat.S_ISREG(mode):
+                files.append(path)
+            else:
+                problems.append(Problem(str(path), "file", "not a regular file (a pipe, socket or device); skipped"))
+    return sorted(files)
+
+
+def _link_trouble(path: Path, exc: OSError) -> str:
+    if path.is_symlink():
+        target = os.readlink(path)
+        if isinstance(exc, FileNotFoundError):
+            return f"broken symbolic link to {target}; fix or remove the link"
+        return f"symbolic link to {target} that cannot be followed ({exc.strerror}); fix or remove the link"
+    return f"{exc.strerror or exc}; check its permissions"
+
+
+def expand(paths: list[str | Path], problems: list[Problem] | None = None) -> list[Path]:
+    """Files to read: each file given, and the supported files inside each folder given (sorted).
+
+    Raises PaperQAError for a path that does not exist; anything else that cannot be read (a folder with no
+    supported file, a broken link, a pipe) goes to `problems` when it is given.
+    """
+    problems = [] if problems is None else problems
     files: list[Path] = []
     for raw in paths:
         path = Path(raw).expanduser()
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
-        elif path.is_file():
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            raise PaperQAError(f"no such file or folder: {path} — check the path (try `ls {path.parent}`)") from None
+        except OSError as exc:
+            problems.append(Problem(str(path), "file", f"cannot open it: {_link_trouble(path, exc)}"))
+            continue
+        if stat.S_ISDIR(mode):
+            before = len(problems)
+            found = _walk(path, problems)
+            if not found and len(problems) == before:
+                problems.append(Problem(str(path), "folder", "no .jsonl, .json, .csv or .txt listing found in it"))
+            files += found
+        elif stat.S_ISREG(mode):
             files.append(path)
         else:
-            raise PaperQAError(f"no such file or folder: {path} — check the path (try `ls {path.parent}`)")
+            problems.append(Problem(str(path), "file", "not a regular file (a pipe, socket or device); skipped"))
     return files
 
 
 def parse_file(path: Path) -> ParseResult:
     from . import seeds, tabular
+    from .reading import Unreadable
 
-    suffix = path.suffix.lower()
+    parsers = {".jsonl": tabular.parse_jsonl, ".json": tabular.parse_jsonl, ".csv": tabular.parse_csv,
+               ".txt": seeds.parse_seeds}
+    parser = parsers.get(path.suffix.lower())
+    if parser is None:
+        return ParseResult(problems=[Problem(str(path), "file", f"unsupported file type {path.suffix!r}; "
+                                                                "use .txt listings, .jsonl or .csv")])
     try:
-        if suffix in (".jsonl", ".json"):
-            return tabular.parse_jsonl(path)
-        if suffix == ".csv":
-            return tabular.parse_csv(path)
-        if suffix == ".txt":
-            return seeds.parse_seeds(path)
-    except UnicodeDecodeError:
-        return ParseResult(problems=[Problem(str(path), "file", "not UTF-8 text; save it as UTF-8")])
-    return ParseResult(problems=[Problem(str(path), "file", f"unsupported file type {suffix!r}; use .txt listings, .jsonl or .csv")])
+        result = parser(path)
+    except Unreadable as exc:
+        return ParseResult(problems=[Problem(str(path), "file", str(exc))])
+    except Exception as exc:  # a parser's bug must cost one file, not the whole ingest
+        log.exception("parsing %s failed", path)
+        return ParseResult(problems=[Problem(str(path), "file", f"could not be parsed ({type(exc).__name__}: {exc}); "
+                                                                "this is a bug in paperqa-local, please report it")])
+    if not result.papers and not result.problems:
+        result.problems.append(Problem(str(path), "file", "no records in it"))
+    return result
 
 
 def merge(first: Paper, second: Paper) -> Paper:
@@ -61,30 +135,67 @@ def merge(first: Paper, second: Paper) -> Paper:
     return first
 
 
-def deduplicate(papers: list[Paper]) -> tuple[list[Paper], int]:
-    """One entry per paper: same id, or same normalised title."""
-    by_key: dict[str, Paper] = {}
-    title_to_key: dict[str, str] = {}
-    duplicates = 0
-    for paper in papers:
-        title_key = normalise_title(paper.title)
-        key = paper.paper_id if paper.paper_id in by_key else title_to_key.get(title_key, paper.paper_id)
-        if key in by_key:
-            merge(by_key[key], paper)
-            duplicates += 1
+def title_key(title: str) -> str:
+    """What two titles of one paper share. normalise_title keeps only a-z and digits, so a title in another
+    script would normalise to "" and match every other such title; it is then compared as written."""
+    return normalise_title(title) or " ".join(title.casefold().split())
+
+
+def _own_id(paper_id: str, key: str, taken: dict[str, Paper]) -> str:
+    """A second paper's id derived from its title, so that a re-run with the same files gives the same id."""
+    base = f"{paper_id}~{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}.{n}", n + 1
+    return candidate
+
+
+def deduplicate(papers: list[Paper], origins: list[tuple[str, str]] | None = None) -> tuple[list[Paper], int, list[Problem]]:
+    """One entry per paper: same id and title, or same title under another id, is one paper (merged).
+
+    Two different titles under one id are two papers that a source numbered alike: both are kept, the later
+    one under a derived id, and a problem names both. Returns (papers, duplicates merged, problems).
+    """
+    origins = list(origins or [])
+    origins += [(paper.source or "?", "?") for paper in papers[len(origins):]]
+    by_id: dict[str, Paper] = {}
+    by_title: dict[str, Paper] = {}
+    where: dict[str, tuple[str, str]] = {}
+    duplicates, problems = 0, []
+    for paper, (source, location) in zip(papers, origins):
+        key = title_key(paper.title)
+        same_id = by_id.get(paper.paper_id)
+        if same_id is not None and title_key(same_id.title) == key:
+            merge(same_id, paper)
+        elif key and key in by_title:
+            merge(by_title[key], paper)
         else:
-            by_key[key] = paper
-            title_to_key.setdefault(title_key, key)
-    return list(by_key.values()), duplicates
+            if same_id is not None:
+                new_id = _own_id(paper.paper_id, key, by_id)
+                first_source, first_location = where[paper.paper_id]
+                problems.append(Problem(source, location, (
+                    f"id {paper.paper_id!r} is already used by {same_id.title[:80]!r} ({first_source}, {first_location}); "
+                    f"kept this paper, {paper.title[:80]!r}, as {new_id!r} — give each paper its own id")))
+                paper.paper_id = new_id
+            by_id[paper.paper_id] = paper
+            by_title.setdefault(key, paper)
+            where[paper.paper_id] = (source, location)
+            continue
+        duplicates += 1
+    return list(by_id.values()), duplicates, problems
 
 
 def parse_paths(paths: list[str | Path]) -> ParseResult:
     """Parse every file, keep every good record, report every bad one, deduplicate across files."""
     result = ParseResult()
-    for path in expand(paths):
+    for path in expand(paths, result.problems):
         part = parse_file(path)
         result.files.append(str(path))
         result.papers += part.papers
+        result.origins += part.origins
         result.problems += part.problems
-    result.papers, result.duplicates = deduplicate(result.papers)
+    origin_of = {id(paper): origin for paper, origin in zip(result.papers, result.origins)}
+    result.papers, result.duplicates, conflicts = deduplicate(result.papers, result.origins)
+    result.origins = [origin_of[id(paper)] for paper in result.papers]  # a kept paper is its first sighting
+    result.problems += conflicts
     return result
