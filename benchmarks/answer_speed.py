@@ -162,7 +162,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from paperqa_local import PaperQA
-    from paperqa_local.config import machine
+    from paperqa_local.hardware import machine
     from paperqa_local.models import resolve
 
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="answer-bench-"))

@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from paperqa_local import PaperQA
-    from paperqa_local.config import machine
+    from paperqa_local.hardware import machine
     from paperqa_local.embed import get_embedder
     from paperqa_local.ingest import chunk_paper
     from paperqa_local.keyword_sync import embedding_text

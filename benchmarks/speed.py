@@ -86,7 +86,7 @@ def environment(args) -> dict:
     import llama_cpp
     import torch
 
-    from paperqa_local.config import cpu_name, physical_cores
+    from paperqa_local.hardware import cpu_name, physical_cores
 
     gpu = None
     if torch.cuda.is_available():

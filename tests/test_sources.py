@@ -332,7 +332,7 @@ def test_empty_file_empty_folder_and_files_without_records_are_problems(tmp_path
     (tmp_path / "files" / "header.csv").write_text("title,abstract\n")
     (tmp_path / "files" / "none.json").write_text("[\n]\n")
     (tmp_path / "files" / "notes.md").write_text("# not a source\n")
-    assert _problems(parse_paths([tmp_path / "empty"])) == [("empty", "folder", "no .jsonl, .json, .csv or .txt listing found in it")]
+    assert _problems(parse_paths([tmp_path / "empty"])) == [("empty", "folder", "no .jsonl, .json, .csv, .bib, .ris or .txt listing found in it")]
     assert _problems(parse_paths([tmp_path / "files"])) == [
         ("blank.jsonl", "file", "empty file: it holds no records"),
         ("header.csv", "file", "no records in it"),

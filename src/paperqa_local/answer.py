@@ -333,7 +333,5 @@ def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], questio
     answer.answerable = True
     evidence = supporting_sentences(qa, support, by_key)
     answer.citations = [
-        Citation(key, by_key[key].hit.paper_id, by_key[key].hit.title, by_key[key].hit.year, evidence.get(key, []),
-                 by_key[key].hit.score)
-        for key in sorted(support)
+        Citation.of(key, by_key[key].hit, evidence.get(key, []), by_key[key].hit.score) for key in sorted(support)
     ]

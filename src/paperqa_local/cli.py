@@ -91,6 +91,50 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_papers(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    qa = _qa(args)
+    qa.store = Store(qa.settings, create=False)  # an empty data directory is "no index", not a new empty one
+    if args.papers_command == "list":
+        records = qa.papers()
+        if args.json:
+            _print_json(records)
+            return 0
+        width = max((len(record["paper_id"]) for record in records), default=0)
+        for record in records:
+            who = (record["byline"] or "–")[:24]
+            print(f"{record['paper_id']:<{width}}  {record['year'] or '    '}  {who:<24}  {record['title']}")
+        print(f"{len(records)} paper{'s' * (len(records) != 1)}")
+        return 0
+    if not args.ids and not args.files:
+        raise PaperQAError("give the ids of the papers to remove (see `paperqa-local papers list`), or --file F")
+    report = qa.remove_files(args.files) if args.files else qa.remove(args.ids)
+    if args.files and args.ids:  # both: one report of the two removals
+        by_id = qa.remove(args.ids)
+        report.removed += by_id.removed
+        report.unknown, report.chunks = by_id.unknown, report.chunks + by_id.chunks
+    if args.json:
+        _print_json(report.to_dict())
+    elif report.removed:
+        print(f"removed {len(report.removed)} paper{'s' * (len(report.removed) != 1)} ({report.chunks} chunks): "
+              + ", ".join(report.removed))
+    for problem in report.problems:
+        print(f"note: {problem}", file=sys.stderr)
+    if report.not_stored:
+        titles = "; ".join(repr(title[:60]) for title in report.not_stored[:5]) + (" …" if len(report.not_stored) > 5 else "")
+        print(f"note: {len(report.not_stored)} paper(s) of {', '.join(args.files)} are not in the index: {titles}",
+              file=sys.stderr)
+    if report.unknown:
+        print(f"error: no paper with id {', '.join(map(repr, report.unknown))} in the index — "
+              "`paperqa-local papers list` shows the ids", file=sys.stderr)
+        return 1
+    if not report.removed:
+        print("error: nothing removed — none of the file's papers is in the index", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     from .config import load_settings
     from .llm import pick_gpu_layers
@@ -151,7 +195,9 @@ def _answer_record(answer, question_id=None) -> dict[str, Any]:
         "question": answer.question,
         "answer": answer.text,
         "answerable": answer.answerable,
-        "citations": [{"key": c.key, "paper_id": c.paper_id, "title": c.title, "sentences": c.sentences} for c in answer.citations],
+        "citations": [{"key": c.key, "paper_id": c.paper_id, "title": c.title, "sentences": c.sentences,
+                       "authors": c.authors, "byline": c.byline, "year": c.year, "venue": c.venue, "doi": c.doi,
+                       "arxiv_id": c.arxiv_id, "link": c.link} for c in answer.citations],
         "timings": {key: answer.timings.get(key) for key in ("retrieve_ms", "ttft_ms", "total_ms")},
         "prompt_tokens": answer.prompt_tokens,
         "completion_tokens": answer.completion_tokens,
@@ -159,6 +205,17 @@ def _answer_record(answer, question_id=None) -> dict[str, Any]:
         "dropped": answer.dropped,
         "ignored_orders": answer.ignored_orders,
     }
+
+
+def _write_bib(path: str | None, answers: list) -> None:
+    """`ask --bib FILE`: the papers the answers cite, each once, as BibTeX."""
+    if not path:
+        return
+    from .types import Answer
+
+    cited = {c.paper_id: c for answer in answers for c in answer.citations}
+    Path(path).write_text(Answer("", "", True, citations=list(cited.values())).to_bibtex(), encoding="utf-8")
+    print(f"{len(cited)} cited paper{'s' * (len(cited) != 1)} written to {path} as BibTeX", file=sys.stderr)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -171,6 +228,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if not args.out:
             raise PaperQAError("--questions needs --out OUT.jsonl for the answers")
         lines = Path(args.questions).read_text(encoding="utf-8").splitlines()
+        answers = []
         with open(args.out, "w", encoding="utf-8") as out:
             for number, line in enumerate(lines, 1):
                 if not line.strip():
@@ -181,12 +239,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 except (json.JSONDecodeError, KeyError, TypeError):
                     raise PaperQAError(f"{args.questions}:{number}: each line must be JSON with a \"question\" (and an \"id\")") from None
                 answer = qa.ask(question, k=args.k, year_from=args.year_from)
+                answers.append(answer)
                 out.write(json.dumps(_answer_record(answer, item.get("id")), ensure_ascii=False) + "\n")
                 out.flush()
                 print(f"{item.get('id', number)}: {answer.text[:100]}", file=sys.stderr)
+        _write_bib(args.bib, answers)
         return 0
     if args.json:
-        _print_json(_answer_record(qa.ask(args.question, k=args.k, year_from=args.year_from)))
+        answer = qa.ask(args.question, k=args.k, year_from=args.year_from)
+        _print_json(_answer_record(answer))
+        _write_bib(args.bib, [answer])
         return 0
     answer = None
     for event in qa.stream(args.question, k=args.k, year_from=args.year_from):
@@ -205,6 +267,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("\nLeft out, no cited source gives them: " + "; ".join(answer.dropped))
     if answer.ignored_orders:
         print("\nIgnored, addressed to the assistant in a paper's text: " + " | ".join(answer.ignored_orders))
+    _write_bib(args.bib, [answer])
     return 0
 
 
@@ -269,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v for progress messages, -vv for debug")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ingest", help="add papers from listing .txt, .jsonl, .csv files or folders")
+    p = sub.add_parser("ingest", help="add papers from listing .txt, .jsonl, .csv, .bib, .ris files or folders")
     p.add_argument("paths", nargs="+", help="files or folders")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_ingest)
@@ -286,6 +349,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     p.add_argument("--json", action="store_true", help="print [{paper_id, title, year, score}]")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("papers", help="list the stored papers, or remove some")
+    psub = p.add_subparsers(dest="papers_command", required=True)
+    m = psub.add_parser("list", help="every stored paper: id, year, first author, title (sorted by title)")
+    m.add_argument("--json", action="store_true", help="print [{paper_id, title, year, authors, venue, doi, link, ...}]")
+    m = psub.add_parser("remove", help="remove papers by id, or the papers of an input file, from the index")
+    m.add_argument("ids", nargs="*", metavar="ID", help="paper ids, as `papers list` shows them")
+    m.add_argument("--file", dest="files", action="append", default=[], metavar="F",
+                   help="remove the papers this input file holds (may be given more than once)")
+    m.add_argument("--json", action="store_true", help="print {removed, unknown, chunks, not_stored, problems}")
+    p.set_defaults(func=cmd_papers)
 
     p = sub.add_parser("config", help="the effective settings and why GPU/CPU was picked")
     p.add_argument("--json", action="store_true")
@@ -312,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--questions", help="batch: a JSONL file of {\"id\", \"question\"}")
             p.add_argument("--out", help="batch: where to write the JSONL answers")
             p.add_argument("--year-from", type=int)
+            p.add_argument("--bib", metavar="FILE", help="also write the cited papers to FILE as BibTeX")
             p.set_defaults(func=cmd_ask)
         else:
             p.add_argument("claim")
@@ -359,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 NOISY_LIBRARIES = ("httpx", "chromadb", "sentence_transformers", "urllib3", "bm25s")
+REPORTED_LIBRARIES = ("bibtexparser",)  # their warnings are about input that ingest reports itself, as notes
 
 
 def configure_logging(level: int, quiet_libraries: bool = True) -> None:
@@ -369,7 +445,10 @@ def configure_logging(level: int, quiet_libraries: bool = True) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if quiet_libraries:
         def quiet(record: logging.LogRecord) -> bool:
-            return record.levelno >= logging.WARNING or record.name.split(".")[0] not in NOISY_LIBRARIES
+            library = record.name.split(".")[0]
+            if library in REPORTED_LIBRARIES:
+                return record.levelno >= logging.ERROR
+            return record.levelno >= logging.WARNING or library not in NOISY_LIBRARIES
 
         for handler in logging.getLogger().handlers:
             handler.addFilter(quiet)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
-import platform
 import re
-import sys
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
+from .hardware import physical_cores
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,50 +31,6 @@ def default_models_dir() -> Path:
     if (PROJECT_ROOT / "pyproject.toml").is_file():
         return PROJECT_ROOT / "models"
     return default_home() / "models"
-
-
-def physical_cores() -> int:
-    """Physical cores: llama.cpp runs best with one thread per core, not per hyper-thread."""
-    try:
-        pairs = set()
-        block: dict[str, str] = {}
-        for line in Path("/proc/cpuinfo").read_text().splitlines() + [""]:
-            if not line.strip():
-                if "core id" in block:
-                    pairs.add((block.get("physical id"), block["core id"]))
-                block = {}
-                continue
-            key, _, value = line.partition(":")
-            block[key.strip()] = value.strip()
-        cores = len(pairs)
-    except OSError:
-        cores = 0
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(cores or available, available))
-
-
-def cpu_name() -> str:
-    """The CPU's model name ("model name" in /proc/cpuinfo), else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine() -> dict[str, Any]:
-    """Where a run happened, recorded with benchmark figures: CPU model and cores, the GPU torch embeds on (only
-    when the embedder has imported torch already: this never imports it) and whether llama.cpp offloads to a GPU."""
-    from .llm import gpu_offload_supported
-
-    info: dict[str, Any] = {"cpu": cpu_name(), "cores": os.cpu_count()}
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    info["llm_gpu_offload"] = gpu_offload_supported()
-    return info
 
 
 COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]")  # Chroma's rule

@@ -1,9 +1,13 @@
-"""parse → dedupe → chunk → embed → store, idempotently: unchanged papers are never embedded twice.
+"""parse → dedupe → chunk → embed → store, idempotently: unchanged papers are never embedded twice; and removal.
 
 Crash-safe: every chunk records its paper's content hash and chunk count, so a paper whose write a kill
 interrupted (between two store batches, say) reads as incomplete and is written again by the next run; the
 keyword index is marked pending before the store is touched and rebuilt from it (`keyword_sync.py`).
 One writer at a time: the store's file lock is held for the whole write.
+
+A paper already stored — under its id, or under another id with the same DOI, arXiv id or normalised title —
+is updated in place: what the new record gives replaces, what it lacks (an abstract, authors, a venue) is kept,
+so a BibTeX entry without an abstract adds its venue and DOI to the paper a JSONL file gave, and takes nothing.
 """
 
 from __future__ import annotations
@@ -12,14 +16,15 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from .embed import Embedder
 from .keyword_sync import embedding_text, mark_pending, sync_keyword_index
-from .sources import parse_paths
-from .store import Store, StoredPaper
+from .sources import merge, parse_paths, title_key
+from .sources.bibtex import NO_ABSTRACT
+from .store import Store, StoredChunks, StoredPaper, paper_states
 from .text import pack, split_sentences
 from .types import Chunk, Paper, Problem
 
@@ -65,8 +70,10 @@ def text_hash(text: str) -> str:
 
 
 def chunk_paper(paper: Paper, max_chars: int) -> list[Chunk]:
-    """An abstract is usually one chunk; a longer text splits on sentence boundaries."""
-    pieces = pack(split_sentences(paper.abstract), max_chars) or [paper.abstract]
+    """An abstract is usually one chunk; a longer text splits on sentence boundaries. A paper listed without an
+    abstract (a reference-manager entry) is one chunk, its title, so that it is found by its title."""
+    text = paper.abstract or paper.title
+    pieces = pack(split_sentences(text), max_chars) or [text]
     return [Chunk(f"{paper.paper_id}#{n}", paper.paper_id, piece, n) for n, piece in enumerate(pieces)]
 
 
@@ -121,6 +128,74 @@ def plan(papers: list[Paper], stored: dict[str, StoredPaper], max_chars: int, re
     return todo
 
 
+class Stored:
+    """What the store holds of each paper, and how a parsed paper finds its stored self: by id, DOI, arXiv id,
+    then normalised title. Papers whose last write a crash cut short are not matched (they are written anew)."""
+
+    def __init__(self, chunks: StoredChunks):
+        self.states = paper_states(chunks.metadatas, chunks.ids)
+        self.meta: dict[str, dict] = {}
+        for meta in chunks.metadatas:
+            if self.meta.get(meta["paper_id"], {}).get("position", 1) != 0:  # the first chunk's, else any
+                self.meta[meta["paper_id"]] = meta
+        self.keys: dict[tuple[str, str], str] = {}
+        for pid in sorted(self.meta):
+            if self.states[pid].complete:
+                for key in self._keys(Paper.from_metadata(self.meta[pid])):
+                    self.keys.setdefault(key, pid)
+
+    @staticmethod
+    def _keys(paper: Paper) -> list[tuple[str, str]]:
+        found = [("doi", paper.doi_key()), ("arxiv", paper.arxiv_key()), ("title", title_key(paper.title))]
+        return [(kind, value) for kind, value in found if value]
+
+    def find(self, paper: Paper) -> str | None:
+        """The stored paper that `paper` is, if any. Under an id of a source's own numbering a new title may be
+        another paper: that one replaces the stored one whole, as it always did (None here)."""
+        state = self.states.get(paper.paper_id)
+        if state is not None:
+            same = paper.paper_id.startswith(("doi:", "arxiv:")) or \
+                title_key(paper.title) == title_key(self.meta[paper.paper_id].get("title", ""))
+            return paper.paper_id if state.complete and same else None
+        return next((self.keys[key] for key in self._keys(paper) if key in self.keys), None)
+
+    def paper(self, paper_id: str) -> Paper:
+        return Paper.from_metadata(self.meta[paper_id])
+
+
+def update_stored(papers: list[Paper], store: Store, stored: Stored) -> tuple[list[Paper], int]:
+    """The papers as they will be written, and how many were merged into another: each one already stored
+    takes the stored id and keeps what the new record lacks (see the module's docstring); two that are one
+    stored paper become one. The papers given are not changed."""
+    result: dict[str, Paper] = {}
+    need_text: list[str] = []
+    merged = 0
+    for paper in papers:
+        target = stored.find(paper)
+        paper = replace(paper, authors=list(paper.authors), keywords=list(paper.keywords))
+        if target is not None:
+            old = stored.paper(target)
+            paper.paper_id = target
+            for name in ("year", "date", "organisation", "url", "doi", "venue", "arxiv_id", "entry_type"):
+                if getattr(paper, name) is None:
+                    setattr(paper, name, getattr(old, name))
+            if not paper.authors and paper.author_count is None:
+                paper.authors, paper.author_count = old.authors, old.author_count
+            paper.keywords = paper.keywords or old.keywords
+            if not paper.abstract and not stored.meta[target].get("no_abstract"):
+                need_text.append(target)
+        if paper.paper_id in result:
+            merge(result[paper.paper_id], paper)
+            merged += 1
+        else:
+            result[paper.paper_id] = paper
+    texts = store.paper_texts(need_text) if need_text else {}
+    for pid in need_text:
+        if not result[pid].abstract:
+            result[pid].abstract = texts.get(pid, "")
+    return list(result.values()), merged
+
+
 def ingest_papers(
     papers: list[Paper], store: Store, embedder: Embedder, progress: Progress | None = None, report: IngestReport | None = None
 ) -> IngestReport:
@@ -128,7 +203,10 @@ def ingest_papers(
     report = report or IngestReport()
     started = time.perf_counter()
     with store.writing():
-        todo = plan(papers, store.paper_states(), store.settings.chunk_chars, report)
+        stored = Stored(store.all(include_texts=False))
+        papers, merged = update_stored(papers, store, stored)
+        report.duplicates += merged
+        todo = plan(papers, stored.states, store.settings.chunk_chars, report)
         if todo:
             mark_pending(store)
             _write(todo, store, embedder, progress)
@@ -162,7 +240,49 @@ def ingest_paths(paths: list[str | Path], store: Store, embedder: Embedder, prog
     report = IngestReport(files=parsed.files, parsed=len(parsed.papers) + parsed.duplicates,
                           duplicates=parsed.duplicates, problems=parsed.problems)
     for problem in parsed.problems:
-        log.info("skipped %s", problem)  # the report carries every problem: its reader shows them once
+        log.info("input: %s", problem)  # the report carries every problem: its reader shows them once
     ingest_papers(parsed.papers, store, embedder, progress, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass
+class RemoveReport:
+    removed: list[str] = field(default_factory=list)  # ids of the papers removed
+    unknown: list[str] = field(default_factory=list)  # ids asked for that the store does not hold
+    chunks: int = 0
+    not_stored: list[str] = field(default_factory=list)  # `remove_files`: titles in the files that are not stored
+    problems: list[Problem] = field(default_factory=list)  # `remove_files`: entries of the files that could not be read
+
+    def to_dict(self) -> dict:
+        return {"removed": self.removed, "unknown": self.unknown, "chunks": self.chunks,
+                "not_stored": self.not_stored, "problems": [str(p) for p in self.problems]}
+
+
+def remove_papers(paper_ids: list[str], store: Store, report: RemoveReport | None = None) -> RemoveReport:
+    """Delete these papers' chunks, holding the store's write lock, and bring the keyword index in step, so that
+    neither dense nor keyword search finds them again. Ids the store does not hold are reported, not an error."""
+    report = report or RemoveReport()
+    with store.writing():
+        states = store.paper_states()
+        wanted = list(dict.fromkeys(paper_ids))
+        report.removed = [pid for pid in wanted if pid in states]
+        report.unknown = [pid for pid in wanted if pid not in states]
+        report.chunks = sum(len(states[pid].chunks) for pid in report.removed)
+        if report.removed:
+            mark_pending(store)
+            store.delete_papers(report.removed)
+            Faults.at("store-written")
+        sync_keyword_index(store, force=bool(report.removed))
+    return report
+
+
+def remove_files(paths: list[str | Path], store: Store) -> RemoveReport:
+    """Remove the papers of these input files: each paper they parse to, found in the store as ingest finds it
+    (by id, DOI, arXiv id, then title)."""
+    parsed = parse_paths(paths)
+    stored = Stored(store.all(include_texts=False))
+    found = [(paper, stored.find(paper)) for paper in parsed.papers]
+    problems = [problem for problem in parsed.problems if NO_ABSTRACT not in problem.reason]  # kept entries: no news here
+    report = RemoveReport(problems=problems, not_stored=[paper.title for paper, pid in found if pid is None])
+    return remove_papers([pid for _, pid in found if pid is not None], store, report)

@@ -210,8 +210,8 @@ def judge(qa: PaperQA, text: str, judgement: Judgement, k=None, explain: bool = 
         cited_text = _cite_at_end(cited_text, missing) if cited_text else "".join(f"[{key}]" for key in missing)
     for key in missing:
         support[key] = [best_sentence(qa, reason or text, by_key[key])[0]]
-    answer.citations = [Citation(n, by_key[n].hit.paper_id, by_key[n].hit.title, by_key[n].hit.year,
-                                 list(dict.fromkeys(s)), by_key[n].hit.score) for n, s in sorted(support.items())]
+    answer.citations = [Citation.of(n, by_key[n].hit, list(dict.fromkeys(s)), by_key[n].hit.score)
+                        for n, s in sorted(support.items())]
     answer.answerable = answer.verdict != "NOT ENOUGH INFO"
     answer.text = f"{answer.verdict}: {cited_text}"
     answer.timings.update(llm_ttft_ms=round(generation.ttft_ms, 1), total_ms=round(1000 * (time.perf_counter() - started), 1))

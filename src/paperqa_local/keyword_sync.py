@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def embedding_text(title: str, chunk_text: str) -> str:
-    """What is embedded and keyword-indexed: the title gives every chunk its topic."""
-    return f"{title}. {chunk_text}" if title else chunk_text
+    """What is embedded and keyword-indexed: the title gives every chunk its topic (once: the one chunk of a paper
+    listed without an abstract is its title)."""
+    return f"{title}. {chunk_text}" if title and chunk_text != title else chunk_text
 
 
 def keyword_dir(store: Store) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .config import Settings
 from .errors import ModelError
+from .hardware import gpu_offload_supported
 
 log = logging.getLogger(__name__)
 
@@ -250,15 +251,6 @@ class LlamaCppLLM(LLM):
 def _held_back(text: str, stops: list[str]) -> int:
     """How many trailing characters could be the start of a stop string, so must wait for the next token."""
     return max((k for s in stops for k in range(min(len(s) - 1, len(text)), 0, -1) if text.endswith(s[:k])), default=0)
-
-
-def gpu_offload_supported() -> bool:
-    try:
-        import llama_cpp
-
-        return bool(llama_cpp.llama_supports_gpu_offload())
-    except Exception:  # noqa: BLE001 - any failure means: no GPU offload here
-        return False
 
 
 def pick_gpu_layers(requested: int) -> tuple[int, str]:

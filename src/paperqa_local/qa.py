@@ -10,10 +10,10 @@ from typing import Any
 
 from .config import Settings, load_settings
 from .embed import Embedder, get_embedder
-from .ingest import IngestReport, ingest_papers, ingest_paths
+from .ingest import IngestReport, RemoveReport, ingest_papers, ingest_paths, remove_files, remove_papers
 from .retrieve import Retriever
 from .store import Store
-from .types import Answer, Paper, SearchHit
+from .types import Answer, Paper, SearchHit, byline, link_for
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,43 @@ class PaperQA:
 
     def ingest_papers(self, papers: list[Paper], progress=None) -> IngestReport:
         report = ingest_papers(papers, self.store, self.embedder, progress)
+        self.retriever.invalidate()
+        return report
+
+    def papers(self) -> list[dict[str, Any]]:
+        """Every stored paper, sorted by title: id, title, year, authors, byline ("Vaswani et al."), venue, DOI,
+        arXiv id, link, the file it came from, its chunks, and whether it has an abstract."""
+        stored = self.store.all(include_texts=False)
+        first: dict[str, dict[str, Any]] = {}
+        chunks: dict[str, int] = {}
+        for meta in stored.metadatas:
+            pid = meta["paper_id"]
+            chunks[pid] = chunks.get(pid, 0) + 1
+            if pid not in first or meta.get("position", 0) == 0:
+                first[pid] = meta
+        records = []
+        for pid, meta in first.items():
+            paper = Paper.from_metadata(meta)
+            doi, arxiv = paper.doi_key(), paper.arxiv_key()
+            records.append({
+                "paper_id": pid, "title": paper.title, "year": paper.year, "authors": paper.authors,
+                "byline": byline(paper.authors, paper.organisation), "venue": paper.venue, "doi": doi,
+                "arxiv_id": arxiv, "link": link_for(doi, arxiv, paper.url), "source": paper.source,
+                "chunks": chunks[pid], "abstract": not meta.get("no_abstract"),
+            })
+        return sorted(records, key=lambda record: (record["title"].casefold(), record["paper_id"]))
+
+    def remove(self, paper_ids: list[str] | str) -> RemoveReport:
+        """Remove papers by id (as `papers()` lists them) from the store and the keyword index. The report says
+        which were removed and which ids the store does not hold."""
+        report = remove_papers([paper_ids] if isinstance(paper_ids, str) else list(paper_ids), self.store)
+        self.retriever.invalidate()
+        return report
+
+    def remove_files(self, paths: list[str | Path] | str | Path) -> RemoveReport:
+        """Remove the papers that these input files hold (found by id, DOI, arXiv id or title, as ingest finds
+        them); `not_stored` lists the files' papers that the store does not hold."""
+        report = remove_files([paths] if isinstance(paths, (str, Path)) else list(paths), self.store)
         self.retriever.invalidate()
         return report
 

@@ -337,9 +337,10 @@ class Store:
                 self.collection.delete(ids=chunk_ids[start : start + ADD_BATCH])
 
     def delete_papers(self, paper_ids: list[str]) -> None:
-        if paper_ids:
+        """Every chunk of these papers (in batches: a filter of thousands of ids is one large query)."""
+        for start in range(0, len(paper_ids), ADD_BATCH):
             with _store_errors(self.location(), self._path()):
-                self.collection.delete(where={"paper_id": {"$in": paper_ids}})
+                self.collection.delete(where={"paper_id": {"$in": list(paper_ids[start : start + ADD_BATCH])}})
 
     def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float, str, dict[str, Any]]]:
         """Nearest chunks: (chunk id, cosine similarity, text, metadata), best first."""

@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import PROJECT_ROOT, default_home, machine
+from ..config import PROJECT_ROOT, default_home
 from ..errors import PaperQAError
+from ..hardware import machine
 from ..types import Paper
 
 SCIFACT_LABELS = ["SUPPORTS", "CONTRADICTS", "NOT ENOUGH INFO"]

@@ -28,8 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import PROJECT_ROOT, default_home, machine
+from ..config import PROJECT_ROOT, default_home
 from ..errors import PaperQAError
+from ..hardware import machine
 
 ANSWERABLE = ("single", "multi", "numeric", "followup")
 ABSTAIN = ("near_miss", "off_corpus")

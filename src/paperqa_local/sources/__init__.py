@@ -18,7 +18,7 @@ from ..types import Paper, Problem, normalise_title
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = (".txt", ".jsonl", ".json", ".csv")
+SUPPORTED = (".txt", ".jsonl", ".json", ".csv", ".bib", ".ris")
 MAX_TITLE_CHARS = 500  # the seeds' longest title has 157 characters: a longer one is a mixed-up line or column
 
 
@@ -91,7 +91,7 @@ def expand(paths: list[str | Path], problems: list[Problem] | None = None) -> li
             before = len(problems)
             found = _walk(path, problems)
             if not found and len(problems) == before:
-                problems.append(Problem(str(path), "folder", "no .jsonl, .json, .csv or .txt listing found in it"))
+                problems.append(Problem(str(path), "folder", "no .jsonl, .json, .csv, .bib, .ris or .txt listing found in it"))
             files += found
         elif stat.S_ISREG(mode):
             files.append(path)
@@ -101,15 +101,15 @@ def expand(paths: list[str | Path], problems: list[Problem] | None = None) -> li
 
 
 def parse_file(path: Path) -> ParseResult:
-    from . import seeds, tabular
+    from . import bibtex, ris, seeds, tabular
     from .reading import Unreadable
 
     parsers = {".jsonl": tabular.parse_jsonl, ".json": tabular.parse_jsonl, ".csv": tabular.parse_csv,
-               ".txt": seeds.parse_seeds}
+               ".txt": seeds.parse_seeds, ".bib": bibtex.parse_bibtex, ".ris": ris.parse_ris}
     parser = parsers.get(path.suffix.lower())
     if parser is None:
         return ParseResult(problems=[Problem(str(path), "file", f"unsupported file type {path.suffix!r}; "
-                                                                "use .txt listings, .jsonl or .csv")])
+                                                                "use .txt listings, .jsonl, .csv, .bib or .ris")])
     try:
         result = parser(path)
     except Unreadable as exc:
@@ -125,11 +125,12 @@ def parse_file(path: Path) -> ParseResult:
 
 def merge(first: Paper, second: Paper) -> Paper:
     """The same paper seen twice: keep the first, fill what it lacks from the second."""
-    for name in ("year", "date", "author_count", "organisation", "url", "doi"):
+    for name in ("year", "date", "author_count", "organisation", "url", "doi", "venue", "arxiv_id", "entry_type"):
         if getattr(first, name) is None and getattr(second, name) is not None:
             setattr(first, name, getattr(second, name))
-    if not first.authors and second.authors:
-        first.authors = second.authors
+    for name in ("authors", "keywords"):
+        if not getattr(first, name) and getattr(second, name):
+            setattr(first, name, getattr(second, name))
     if len(second.abstract) > len(first.abstract):
         first.abstract = second.abstract
     return first
@@ -151,22 +152,28 @@ def _own_id(paper_id: str, key: str, taken: dict[str, Paper]) -> str:
 
 
 def deduplicate(papers: list[Paper], origins: list[tuple[str, str]] | None = None) -> tuple[list[Paper], int, list[Problem]]:
-    """One entry per paper: same id and title, or same title under another id, is one paper (merged).
+    """One entry per paper, merged: the same DOI or arXiv id (these name a paper, whatever its title says), the
+    same id and title, or the same title under another id.
 
-    Two different titles under one id are two papers that a source numbered alike: both are kept, the later
-    one under a derived id, and a problem names both. Returns (papers, duplicates merged, problems).
+    Two different titles under one id of a source's own numbering are two papers that the source numbered alike:
+    both are kept, the later one under a derived id, and a problem names both. Returns (papers, duplicates merged,
+    problems).
     """
     origins = list(origins or [])
     origins += [(paper.source or "?", "?") for paper in papers[len(origins):]]
     by_id: dict[str, Paper] = {}
     by_title: dict[str, Paper] = {}
+    by_arxiv: dict[str, Paper] = {}
     where: dict[str, tuple[str, str]] = {}
     duplicates, problems = 0, []
     for paper, (source, location) in zip(papers, origins):
         key = title_key(paper.title)
         same_id = by_id.get(paper.paper_id)
-        if same_id is not None and title_key(same_id.title) == key:
+        arxiv = paper.arxiv_key()
+        if same_id is not None and (title_key(same_id.title) == key or paper.paper_id.startswith(("doi:", "arxiv:"))):
             merge(same_id, paper)
+        elif arxiv and arxiv in by_arxiv:
+            merge(by_arxiv[arxiv], paper)
         elif key and key in by_title:
             merge(by_title[key], paper)
         else:
@@ -179,6 +186,8 @@ def deduplicate(papers: list[Paper], origins: list[tuple[str, str]] | None = Non
                 paper.paper_id = new_id
             by_id[paper.paper_id] = paper
             by_title.setdefault(key, paper)
+            if arxiv:
+                by_arxiv.setdefault(arxiv, paper)
             where[paper.paper_id] = (source, location)
             continue
         duplicates += 1
