@@ -15,7 +15,7 @@ from .corpus_map import years_frame
 from .render import esc, ingest_html, search_html, verdict_html
 from .shared import PRIVATE, Filters, Shared
 
-UPLOAD_TYPES = [".txt", ".jsonl", ".json", ".csv"]
+UPLOAD_TYPES = [".txt", ".jsonl", ".json", ".csv", ".bib", ".ris"]
 UPLOAD_LIMIT_MB = 200  # per file, in the browser: a larger library goes in with `paperqa-local ingest`
 
 _STATIC = resources.files(__package__) / "static"
@@ -134,7 +134,8 @@ def library_tab(shared: Shared, filters: Filters, stats):
 
     def add_files(files, progress=gr.Progress()):
         if not files:
-            raise gr.Error("Choose one or more files first: seeds listings (.txt), JSON Lines (.jsonl) or CSV (.csv).")
+            raise gr.Error("Choose one or more files first: seeds listings (.txt), JSON Lines (.jsonl, .json), CSV (.csv), "
+                           "BibTeX (.bib) or RIS (.ris).")
         too_big = [Path(f).name for f in files if Path(f).stat().st_size > UPLOAD_LIMIT_MB * 2**20]
         if too_big:
             raise gr.Error(f"{esc(', '.join(too_big))}: over {UPLOAD_LIMIT_MB} MB — add a file that large with "
@@ -154,8 +155,9 @@ def library_tab(shared: Shared, filters: Filters, stats):
                                show_label=False, scale=6, elem_id="pq-search")
             search_button = gr.Button("Search", scale=1, elem_id="pq-search-button")
         results = gr.HTML(elem_id="pq-results", js_on_load=None)
-        gr.Markdown("### Add papers\nSeeds listing pages (.txt), JSON Lines (.jsonl) or CSV (.csv) with "
-                    "`title` and `abstract` (optional `authors`, `year`, `url`, `doi`, `id`).")
+        gr.Markdown("### Add papers\nSeeds listing pages (.txt), JSON Lines (.jsonl) or JSON (.json) or CSV (.csv) "
+                    "with `title` and `abstract` (optional `authors`, `year`, `url`, `doi`, `id`), or a reference "
+                    "manager's export: BibTeX (.bib), RIS (.ris).")
         files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label="Files", elem_id="pq-upload")
         add_button = gr.Button("Add to library", variant="primary", elem_id="pq-add")
         report = gr.HTML(elem_id="pq-report", js_on_load=None)
