@@ -300,7 +300,7 @@ class Store:
         metadatas: list[dict[str, Any]] = []
         total = self.count()
         for offset in range(0, total, 5000):
-            got = self.collection.get(include=include, limit=5000, offset=offset)
+            got = self._fresh(lambda: self.collection.get(include=include, limit=5000, offset=offset))
             ids += got["ids"]
             metadatas += got["metadatas"]
             texts += got["documents"] if include_texts else [""] * len(got["ids"])
@@ -308,8 +308,30 @@ class Store:
         return StoredChunks([ids[i] for i in order], [texts[i] for i in order], [metadatas[i] for i in order])
 
     def embeddings(self) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
-        got = self.collection.get(include=["embeddings", "metadatas"])
+        got = self._fresh(lambda: self.collection.get(include=["embeddings", "metadatas"]))
         return got["ids"], np.asarray(got["embeddings"], dtype=np.float32), got["metadatas"]
+
+    def _fresh(self, read: Callable[[], Any]) -> Any:
+        """`read()`, once more on a reopened client when it fails because another process wrote to the store:
+        an embedded Chroma client keeps its own view of the vector segment, and reading every vector through a
+        stale one fails ("Error finding id") after another process's ingest (seen with the UI open during a CLI
+        ingest; the store itself is intact)."""
+        try:
+            return read()
+        except Exception as exc:  # noqa: BLE001 - chromadb's InternalError (Rust) has no stable import path
+            if type(exc).__name__ != "InternalError" or self.settings.chroma_host:
+                raise
+            log.info("the store at %s changed under this process; reopening it", self.location())
+            self.reopen()
+            return read()
+
+    def reopen(self) -> None:
+        """Drop this process's client of the store, so the next read sees what other processes wrote."""
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        with _OPENING:
+            SharedSystemClient._identifier_to_system.pop(str(self.settings.store_dir()), None)
+            self._client = self._collection = None
 
     def add(self, ids: list[str], texts: list[str], vectors: np.ndarray, metadatas: list[dict[str, Any]],
             after_batch: Callable[[], None] | None = None) -> None:

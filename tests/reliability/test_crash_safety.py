@@ -125,6 +125,18 @@ def test_kill_before_the_keyword_save_never_leaves_stale_keyword_text(tmp_path):
     assert_keyword_index_agrees(hash_qa(tmp_path / "d"))
 
 
+def test_a_long_lived_reader_reads_every_vector_after_another_process_writes(tmp_path):
+    records = [record(i, chunks=3 if i % 4 == 0 else 1) for i in range(300)]
+    reader = hash_qa(tmp_path / "d")  # e.g. the UI, whose map reads every vector
+    reader.ingest([write(tmp_path / "papers.jsonl", records)])
+    assert len(vectors(reader)) == reader.store.count()
+    for i in range(0, 300, 3):
+        records[i] = record(i, version=1, chunks=2)
+    done = run_fault(tmp_path / "d", write(tmp_path / "papers.jsonl", records), "never", 1)
+    assert "finished without reaching the fault point" in done.stderr, done.stderr
+    assert set(vectors(reader)) == set(contents(hash_qa(tmp_path / "d")))  # a stale client failed here
+
+
 def test_renamed_file_embeds_nothing_and_a_shortened_paper_loses_its_old_chunks(tmp_path):
     qa = hash_qa(tmp_path / "d")
     records = [record(i, chunks=3 if i % 5 == 0 else 1) for i in range(20)]
