@@ -10,6 +10,7 @@ make the model ignore its instructions"); a sentence is set aside only when it i
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .text import split_sentences
 
@@ -52,10 +53,15 @@ def evidence_text(text: str) -> str:
     return " ".join(quarantine(split_sentences(text) or [text])[0])
 
 
+@lru_cache(maxsize=4)
+def _runs(instructions: str, run: int) -> frozenset[tuple[str, ...]]:
+    words = re.findall(r"\w+", instructions.lower())
+    return frozenset(tuple(words[i : i + run]) for i in range(len(words) - run + 1))
+
+
 def copies(sentence: str, instructions: str, run: int = 7) -> bool:
     """Whether `sentence` repeats `run` consecutive words of `instructions` (the system prompt): a leaked prompt."""
-    words = re.findall(r"\w+", instructions.lower())
-    shingles = {tuple(words[i : i + run]) for i in range(len(words) - run + 1)}
+    shingles = _runs(instructions, run)  # the prompt never changes: its word runs are read once
     said = re.findall(r"\w+", sentence.lower())
     return any(tuple(said[i : i + run]) in shingles for i in range(len(said) - run + 1))
 

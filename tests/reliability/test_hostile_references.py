@@ -11,7 +11,6 @@ every run): 1,500 BibTeX files and 1,500 RIS files.
 
 from __future__ import annotations
 
-import itertools
 
 import pytest
 from hypothesis import given
@@ -19,7 +18,7 @@ from hypothesis import strategies as st
 
 from paperqa_local.types import bibtex_value
 
-from .test_hostile_input import GARBAGE, HUGE, assert_kept, examples, join_lines, parse_checked
+from .test_hostile_input import GARBAGE, HUGE, assert_kept, examples, join_lines, parse_written
 
 slow = pytest.mark.slow  # about 30 s on two cores
 
@@ -27,18 +26,6 @@ slow = pytest.mark.slow  # about 30 s on two cores
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory):
     return tmp_path_factory.mktemp("hostile-references")
-
-
-_numbers = itertools.count()
-
-
-def parse_written(scratch, name: str, data: bytes):
-    path = scratch / f"{next(_numbers)}-{name}"
-    path.write_bytes(data)
-    try:
-        return parse_checked(path)
-    finally:
-        path.unlink()
 
 
 def expected(records: list[tuple[str, str]]) -> list[tuple[str, str]]:
