@@ -228,6 +228,34 @@ def test_a_not_reported_part_is_kept_uncited_and_first_person_is_rewritten(figur
     assert answer.text.endswith("The abstract does not report the cost.") and answer.uncited_sentences == []
 
 
+def test_an_asked_figure_the_answer_left_out_is_taken_from_the_cited_source(figure_qa):
+    qa = figure_qa(ScriptedLLM("TideNet counts juvenile fish in tide pools [1]."))
+    answer = qa.ask("How much faster do juvenile fish grow in warm tide pools?")
+    assert answer.text == ("TideNet counts juvenile fish in tide pools [1]. "
+                           "Juvenile fish grow 2.5x faster in warm tide pools [1].")
+    assert [c.paper_id for c in answer.citations] == ["p-tides"]
+
+
+def test_an_asked_figure_no_cited_source_gives_is_said_to_be_not_reported(figure_qa):
+    qa = figure_qa(ScriptedLLM("TideNet counts juvenile fish in tide pools [1]."))
+    answer = qa.ask("How many hours of video did TideNet need to count juvenile fish in tide pools?")
+    assert answer.text.endswith("[1]. The cited abstracts do not report how many hours.")
+    assert answer.answerable
+
+
+def test_a_sentence_keeps_only_the_sources_that_say_it(figure_qa):
+    qa = figure_qa(ScriptedLLM("TideNet counts juvenile fish in tide pools [1][2]."))
+    answer = qa.ask("Which tool counts juvenile fish in tide pools?")
+    assert [c.paper_id for c in answer.citations] == ["p-tides"] and "[2]" not in answer.text
+
+
+def test_a_not_reported_sentence_repeating_the_questions_figure_stays_a_note(figure_qa):
+    qa = figure_qa(ScriptedLLM("TideNet counts juvenile fish in tide pools [1]. The abstract does not mention Llama Guard 3 [2]."))
+    answer = qa.ask("Is TideNet, which counts juvenile fish in tide pools, compared with Llama Guard 3?")
+    assert answer.text.endswith("[1]. The abstract does not mention Llama Guard 3.")
+    assert [c.paper_id for c in answer.citations] == ["p-tides"]
+
+
 # ---- the real 0.5B over the real seeds: figures, near-misses, half-answerable questions (dev-split questions) ----
 
 def _cited_figures_are_in_their_papers(qa, answer) -> list[str]:

@@ -54,3 +54,12 @@ def test_eval_qa_reports_metrics_and_per_item_output(tmp_path, dataset, maker):
     first = items[0]
     assert first["gold_docs"] == ["11"] and "11" in first["cited"], first
     assert result["gold_cited_rate"] >= 0.5
+
+
+def test_a_fact_is_found_as_whole_words_and_a_figure_with_its_unit():
+    from paperqa_local.eval.seeds import fact_found
+
+    assert fact_found(["4.11"], "reaching a 3.72~4.11× inference speedup [1]")
+    assert fact_found(["48%"], "48 % of the fixes are small")
+    assert not fact_found(["EAD"], "instead of retraining")
+    assert not fact_found(["4.1"], "a 4.11x speedup")

@@ -10,7 +10,8 @@ retrieve → evidence within a token budget (`evidence.py`) → decide whether t
 - after writing, every marker is checked: one that points to no source is dropped, an unmarked sentence is
   attributed to the source sentence it matches (small models copy), and each figure and name must be in a
   cited source (`support.py`): re-cited, cut, or the sentence dropped — never shown as cited when it is not;
-- a question asking for a figure that no verified sentence gives is told so ("… give no figure for this").
+- a figure the question asks for ("how many hours …", "what FID …", `asks.py`) that no verified sentence
+  gives is taken from a cited source's sentence that gives it, else the answer says it is not reported.
 The system prompt and its worked example never change, so llama.cpp reuses their KV cache across questions.
 """
 
@@ -24,7 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .evidence import ASKS_FIGURE, Source, render_sources, select_evidence
+from .asks import asked_figures, gives
+from .evidence import Source, render_sources, select_evidence
 from .guard import copies
 from .models import calibration_for
 from .support import MARKER, check_sentence, figures
@@ -72,6 +74,7 @@ NOT_REPORTED = re.compile(
 MAX_SENTENCES = 6  # an answer is a paragraph: what follows is repetition
 ATTRIBUTE_MIN_SIMILARITY = 0.55  # an unmarked sentence is attributed to a source sentence at least this similar
 HISTORY_ANSWER_CHARS = 400
+CITE_MARGIN = 0.08  # a sentence's second source is kept when its closest sentence is this close to the best one's
 
 
 def _markers(text: str) -> list[int]:
@@ -127,6 +130,12 @@ def copied_from_example(sentence: str, context: str = "") -> bool:
     return len((words & _EXAMPLE_WORDS) - own) >= 2
 
 
+def _own_figures(sentence: str, question: str) -> list[str]:
+    """The figures of a sentence that the question did not give ("… than Llama Guard 3" repeats the question)."""
+    asked = set(figures(question))
+    return [value for value in figures(sentence) if value not in asked]
+
+
 def _with_markers(sentence: str, keys: list[int]) -> str:
     markers = "".join(f"[{key}]" for key in keys)
     if not markers:
@@ -154,7 +163,7 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
             if sentences and keys:
                 sentences[-1][1].extend(k for k in keys if k not in sentences[-1][1])
             continue
-        if NOT_REPORTED.search(bare) and not figures(bare):
+        if NOT_REPORTED.search(bare) and not _own_figures(bare, question):
             keys = []  # "the abstract does not report X" needs no source, and no source says it
         sentences.append((bare, keys))
 
@@ -182,13 +191,15 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
         if copies(bare, SYSTEM_PROMPT):  # a question asking for the prompt gets an answer about papers, or none
             dropped.append(f"{bare!r} (repeats the assistant's instructions)")
             continue
-        if NOT_REPORTED.search(bare) and not figures(bare):
+        if NOT_REPORTED.search(bare) and not _own_figures(bare, question):
             notes.append(bare)  # says what the sources lack: nothing to cite (kept if the answer does not give it)
             continue
         verdict = check_sentence(bare, keys, texts, question)
         dropped += verdict.dropped
         if not verdict.text:
             continue
+        if len(verdict.keys) > 1:
+            verdict.keys = _closest_keys(qa, verdict.text, verdict.keys, by_key, texts, question)
         text = third_person(verdict.text, by_key.get(verdict.keys[0]) if verdict.keys else None)
         if not verdict.keys and not NOT_REPORTED.search(text):
             uncited.append(text)
@@ -207,9 +218,50 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
     return " ".join(parts), support, uncited, dropped
 
 
+def _closest_keys(qa: PaperQA, sentence: str, keys: list[int], by_key: dict[int, Source], texts, question: str) -> list[int]:
+    """A sentence citing several sources keeps those whose text is about as close to it as the closest one's:
+    small models append every marker they saw ("… [1][2][3]"), and a source that does not say it is no support.
+    A source that holds one of the sentence's figures or names is never dropped (`check_sentence` agrees)."""
+    vector = qa.embedder.embed([sentence])[0]
+    closeness = {key: float((by_key[key].vectors @ vector).max()) for key in keys}
+    best = max(closeness.values())
+    keep = [key for key in keys if closeness[key] >= best - CITE_MARGIN]
+    if keep == keys:
+        return keys
+    again = check_sentence(sentence, keep, texts, question)
+    return keep if again.text == sentence and again.keys == keep and not again.unsupported else keys
+
+
 _NOTE_WORDS = set("the a an of in on for to and or is are was were be it its this that these those their they abstract "
                   "abstracts paper papers source sources study authors how much many what which does do did report "
                   "reported reports state stated give given mention mentioned provide specify any there".split())
+
+
+def answer_asked_figures(question: str, text: str, support: dict[int, list[str]], sources: list[Source]) -> list[str]:
+    """What to add for each figure the question asks for (`asks.py`) that no verified sentence gives: the
+    sentence of a cited source (else of the best-ranked one) that gives it, cited; else a note that the cited
+    abstracts do not report it. `support` gains the sentences added."""
+    said = [sentence for sentences in support.values() for sentence in sentences]
+    notes = [sentence for sentence in split_sentences(text) if NOT_REPORTED.search(sentence)]
+    added: list[str] = []
+    order = [s for s in sources if s.key in support] + [s for s in sources[:1] if s.key not in support]
+    titles = " ".join(source.hit.title for source in sources if source.key in support)
+    for ask in asked_figures(question):
+        if any(gives(ask, sentence, question, titles) for sentence in said):
+            continue
+        found = next(((source, sentence) for source in order for sentence in source.all_sentences[1:]
+                      if gives(ask, sentence, question, source.hit.title)), None)
+        if found:
+            source, sentence = found
+            sentence = third_person(" ".join(sentence.split()), source)
+            support.setdefault(source.key, []).append(sentence)
+            said.append(sentence)
+            added.append(_with_markers(sentence, [source.key]))
+        elif not any(_content_words(ask.label) & _content_words(note) for note in notes):
+            note = f"The cited abstracts do not report {ask.label}."
+            notes.append(note)
+            added.append(note)
+    return added
 
 
 def _content_words(text: str) -> set[str]:
@@ -243,12 +295,13 @@ def _with_previous_papers(qa: PaperQA, hits: list[SearchHit], paper_ids: list[st
 
 
 def answer_stream(qa: PaperQA, question: str, k=None, year_from=None, year_to=None, history=None,
-                  stop: threading.Event | None = None) -> Iterator[str | Answer]:
+                  stop: threading.Event | None = None, include_undated=False) -> Iterator[str | Answer]:
     settings = qa.settings
     started = time.perf_counter()
     question = " ".join(question.split())
     previous = previous_turn(history)
-    hits = qa.search(condense(question, history), k=k or settings.k, year_from=year_from, year_to=year_to)
+    hits = qa.search(condense(question, history), k=k or settings.k, year_from=year_from, year_to=year_to,
+                     include_undated=include_undated)
     if previous and previous[2]:
         hits = _with_previous_papers(qa, hits, previous[2])
     sources = select_evidence(qa, question if not previous else f"{previous[0]} {question}", hits, qa.evidence_budget())
@@ -323,12 +376,7 @@ def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], questio
         answer.text = text if text and NOT_REPORTED.search(text) and not uncited else DECLINE
         return
     by_key = {source.key: source for source in sources}
-    cited_text = " ".join(s for sentences in support.values() for s in sentences)
-    if ASKS_FIGURE.search(question) and re.search(r"\b(how (much|many|fast|big|large|long)|by how|what (percent|"
-                                                  r"percentage|fraction|speed-?up|frame rate|latency|score)|speed-?up)\b",
-                                                  question, re.I) \
-            and not figures(cited_text) and not NOT_REPORTED.search(text):
-        text += " The cited abstracts give no figure for this."
+    text = text + "".join(f" {part}" for part in answer_asked_figures(question, text, support, sources))
     answer.text = text
     answer.answerable = True
     evidence = supporting_sentences(qa, support, by_key)

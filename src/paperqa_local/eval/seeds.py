@@ -63,9 +63,11 @@ def _fold(text: str) -> str:
 
 
 def fact_found(forms: list[str], answer: str) -> bool:
-    """A form occurs as whole words ("EAD" is not found in "instead"), ignoring case, hyphens and spacing."""
+    """A form occurs as whole words ("EAD" is not found in "instead"), ignoring case, hyphens and spacing; a
+    figure may carry its unit ("4.11" is found in "4.11×")."""
     body = _fold(answer)
-    return any(re.search(rf"(?<![a-z0-9]){re.escape(_fold(form))}(?:e?s)?(?![a-z0-9])", body) for form in forms if form.strip())
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(_fold(form))}(?:e?s|(?<=[0-9])x)?(?![a-z0-9])", body)
+               for form in forms if form.strip())
 
 
 def _number(text: str) -> str:

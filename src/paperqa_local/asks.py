@@ -1,0 +1,158 @@
+"""What figure a question asks for, and whether a sentence gives it.
+
+"How many hours of audio …", "what COCO-30k FID …", "how much faster …", "what share …": a question of this kind
+is answered only by a figure of that kind. An answer that gives some other figure ("a 3.8-billion-parameter
+model" for "how big was the token budget") has not answered it, and a small model rarely says so. So each
+asked figure is looked for in the answer's verified sentences, then in the cited sources' sentences (which are
+added, cited, when they hold it), and only then is the answer told that the sources do not report it.
+
+A sentence gives an asked figure when one of its numbers stands next to the asked thing: a unit it ends with
+(4.1×, 48%), or a word naming the thing within a few words of it ("308 fixed bugs", "FID of 12.3").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .support import MARKER, holds_name, names
+
+NEAR_WORDS = 5  # an asked word this many words from a number makes it that number
+# words that end the thing a "how many …" asks for ("how many hours of audio do …" asks for hours)
+_STOP = set("do does did are is was were be been in of on for from the a an can could would will they it its there "
+            "and or to with per at by that which when if this those these you we i their has have had get got".split())
+_SPEED = ("x", "×", "times", "fold", "faster", "speedup", "speed-up", "quicker", "acceleration")
+_TIME = ("second", "s", "sec", "ms", "millisecond", "minute", "min", "hour", "h", "day", "week", "latency", "time")
+# metrics and units a question names: each with the spellings a source uses for it
+_METRICS = {
+    "fid": ("fid",), "bleu": ("bleu",), "rouge": ("rouge",), "f1": ("f1",), "auc": ("auc", "auroc"),
+    "map": ("map",), "psnr": ("psnr", "db"), "ssim": ("ssim",), "perplexity": ("perplexity", "ppl"),
+    "wer": ("wer", "word error"), "accuracy": ("accuracy", "accurate", "%"), "hz": ("hz", "fps", "frames"),
+    "frame rate": ("fps", "hz", "frames per second", "frame rate"), "latency": ("ms", "millisecond", "second", "latency"),
+    "milliseconds": ("ms", "millisecond"), "seconds": ("s", "sec", "second"), "hours": ("hour", "hours", "h"),
+    "throughput": ("tokens/s", "throughput", "per second", "/s"), "success rate": ("success", "%"),
+    "tokens per second": ("tokens/s", "tokens per second", "token/s", "tok/s"), "score": ("score",),
+}
+_UNITS = {"hz", "milliseconds", "seconds", "hours", "tokens per second"}
+_METRIC = re.compile(r"\b(" + "|".join(re.escape(m) for m in sorted(_METRICS, key=len, reverse=True)) + r")\b", re.I)
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:\s*(?:%|×|x\b|-?fold\b))?|(?:two|three|four|five|six|seven|eight|"
+                     r"nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|"
+                     r"trillions?|dozens?)$")
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One figure a question asks for: what it is called in a note, and the words that name it near a number."""
+
+    label: str  # "how many hours of audio", "the speedup"
+    words: tuple[str, ...]  # lower-case stems; a number next to one of them gives the figure
+    units: tuple[str, ...] = ()  # a number written with one of these gives it too ("48%", "4.1×")
+    named: bool = False  # asks for a name (which dataset), not a figure
+
+
+def asked_figures(question: str) -> list[Ask]:
+    """The figures a question asks for, in its order; none for a question that asks for no figure."""
+    text = " ".join(question.split())
+    asks: list[Ask] = []
+    for m in re.finditer(r"\bhow many (times )?([\w/-]+(?: [\w/-]+){0,3})", text, re.I):
+        if m.group(1) or m.group(2).lower().split()[0] in ("faster", "quicker", "slower", "more"):
+            _add_speedup(asks)
+            continue
+        words = []
+        for word in m.group(2).lower().split():
+            if word in _STOP:
+                break
+            words.append(word)
+        if words:
+            noun = words[-1]
+            stems = (_stem(noun), *_METRICS.get(noun, ())) if noun in _UNITS else tuple(_stem(w) for w in noun.split("/"))
+            asks.append(Ask(f"how many {' '.join(words)}", stems))
+    if re.search(r"\bhow much (faster|quicker|slower)\b|\bhow many times\b|\bwhat ([\w-]+ ){0,2}speed-?ups?\b|"
+                 r"\bhow much (of a |end-to-end )?speed-?up\b", text, re.I):
+        _add_speedup(asks)
+    if re.search(r"\bwhat (percent|percentage|share|fraction|proportion)\b|\bwhat % |\bhow much (\w+ ){0,6}"
+                 r"(reduc|cut|sav|lower|drop|shrink|improv|increas|fewer|less)\w*", text, re.I):
+        asks.append(Ask("the percentage", ("reduc", "sav", "cut", "lower", "fewer", "less", "improv", "increas",
+                                           "from", "drop", "percent", "share"), ("%", "×", "x", "fold")))
+    for m in re.finditer(r"\bhow (big|large|long)\b(?: (?:is|was|are|were|does|do|did))?((?: [\w-]+){1,6})", text, re.I):
+        words = [w for w in re.findall(r"[a-z][\w-]*", m.group(2).lower()) if w not in _STOP]
+        if m.group(1).lower() == "long":
+            asks.append(Ask("how long it takes", _TIME))
+        elif any(w.startswith("speed") for w in words):
+            _add_speedup(asks)
+        elif words:
+            asks.append(Ask(f"the size of the {' '.join(words[:3])}", tuple(_stem(w) for w in words[:4])))
+    if re.search(r"\bhow fast\b", text, re.I):
+        asks.append(Ask("the speed", _SPEED + _TIME + ("throughput", "tokens/s", "fps"), ("×", "x")))
+    if re.search(r"\bby how much\b|\bhow much (smaller|larger|bigger|shorter|longer|better|higher|lower)\b|"
+                 r"\bwhat (\w+[ -]){0,2}(gain|improvement)s?\b", text, re.I):
+        asks.append(Ask("the size of the gain", ("gain", "improv", "faster", "speedup", "higher", "better", "reduc",
+                                                 "smaller", "fewer", "shorter", "less"), ("%", "×", "x", "fold")))
+    for m in re.finditer(r"\b(which|what)\b(?: [\w-]+){0,4}? (datasets?|benchmarks?|corpora|corpus)\b(?! (?:on|it|them|against|with)\b)", text, re.I):
+        noun = m.group(2).lower()
+        plural = noun.endswith("s") or noun == "corpora"
+        asks.append(Ask(f"which {noun} {'were' if plural else 'was'} used", (_stem(noun)[:7],), named=True))
+    if asks or re.search(r"\b(what|which|how|report|get|reach|achieve)\b", text, re.I):
+        for m in _METRIC.finditer(text):
+            name = m.group(1).lower()
+            label = f"the figure in {m.group(1)}" if name in _UNITS else f"the {m.group(1)}"
+            if not any(name in ask.label.lower() for ask in asks) and _asks_for_metric(text, m.start()):
+                asks.append(Ask(label, tuple(_stem(w) for w in _METRICS[name])))
+    if re.search(r"\b(by )?what factor\b", text, re.I):
+        asks.append(Ask("the factor", ("factor", "times", "fold", "smaller", "reduc", "compress", "faster", "fewer"),
+                        ("×", "x", "fold")))
+    for m in re.finditer(r"\b(which|what)\b(?: [\w-]+){0,3}? (chips?|hardware|gpus?|devices?|processors?)\b", text, re.I):
+        asks.append(Ask("which hardware was used", ("chip", "hardware", "gpu", "device", "processor", "accelerator",
+                                                    "cpu", "fpga", "tpu"), named=True))
+        break
+    if any(ask.label.startswith("how many") for ask in asks):  # "how large is it: how many workers, tasks …"
+        asks = [ask for ask in asks if not ask.label.startswith("the size of")]
+    return asks
+
+
+def _add_speedup(asks: list[Ask]) -> None:
+    if not any(ask.label == "the speedup" for ask in asks):
+        asks.append(Ask("the speedup", _SPEED, ("×", "x", "fold")))
+
+
+def _asks_for_metric(text: str, at: int) -> bool:
+    """"What FID does it reach", "its control rate in Hz": the metric is asked for, not just mentioned."""
+    before = text[max(0, at - 60): at].lower()
+    return bool(re.search(r"\b(what|which|how|exact)\b(?:\W+[\w'-]+){0,4}\W*$|\bin\s*$", before))
+
+
+def _stem(word: str) -> str:
+    word = word.lower()
+    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _names(word: str, stem: str) -> bool:
+    """A word of a sentence names an asked thing: it starts with its stem ("bugs" for "bug"); a short stem
+    ("s", "ms", "x") only as the whole word."""
+    word = word.strip(".,;:")
+    return word == stem if len(stem) <= 2 else word.startswith(stem)
+
+
+def gives(ask: Ask, sentence: str, question: str = "", title: str = "") -> bool:
+    """Does `sentence` state the figure `ask` asks for? (For a name: one the question and the paper's `title`
+    do not already hold, in a sentence about the asked thing.)"""
+    given = set(re.findall(r"\d[\d,.]*\d|\d", f"{question} {title}"))  # "Llama Guard 3", "Evidence Inference 2.0"
+    if ask.named:
+        words = re.findall(r"[\w-]+", sentence.lower())
+        return any(_names(w, stem) for w in words for stem in ask.words) and any(
+            not holds_name(name, f"{question} {title}") for name in names(MARKER.sub(" ", sentence)))
+    text = MARKER.sub(" ", sentence)
+    text = re.sub(r"\((?:19|20)\d\d\)", " ", text)
+    tokens = re.findall(r"[\w.%×/-]+", text.lower())
+    for i, token in enumerate(tokens):
+        number = _NUMBER.match(token)
+        if not number or number.group(0).rstrip("%×x").rstrip() in given:
+            continue
+        rest = token[number.end():]
+        if any(token.endswith(unit) or rest.startswith(unit) for unit in ask.units if unit):
+            return True
+        window = tokens[max(0, i - NEAR_WORDS): i + NEAR_WORDS + 1]
+        if any(_names(word, stem) for word in window for stem in ask.words) or \
+                any(rest.startswith(stem) for stem in ask.words):
+            return True
+    return False

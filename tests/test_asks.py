@@ -1,0 +1,73 @@
+"""What figure a question asks for, and whether a sentence gives it (asks.py)."""
+
+from paperqa_local.asks import asked_figures, gives
+
+
+def labels(question: str) -> list[str]:
+    return [ask.label for ask in asked_figures(question)]
+
+
+def test_the_kinds_of_figure_a_question_asks_for():
+    assert labels("How many hours of audio do the new tasks contain?") == ["how many hours"]
+    assert labels("How many parameters does the largest PaLM 2 model have, and how many tokens was it trained on?") == \
+        ["how many parameters", "how many tokens"]
+    assert labels("Alipay's trie-based decoding - how many times faster is it than normal generation?") == ["the speedup"]
+    assert labels("How much quicker is a ViT on GPU when every layer is int8?") == ["the speedup"]
+    assert labels("What wall-clock speedup do you get from running copies in parallel?") == ["the speedup"]
+    assert labels("How much did that blueprint reduce successful hijacking?") == ["the percentage"]
+    assert labels("What COCO-30k FID does the one-pass student reach?") == ["the FID"]
+    assert labels("What's its exact control rate in Hz compared with OpenVLA?") == ["the figure in Hz"]
+    assert labels("How big was the pretraining token budget for the small Phi model?") == \
+        ["the size of the pretraining token budget"]
+
+
+def test_a_question_asking_for_no_figure_asks_for_none():
+    assert labels("Which drop-in attention kernels claim to beat FlashAttention-2, and what's the trick in each?") == []
+    assert labels("Can early-exit tricks be applied to Mamba LMs?") == []
+    assert labels("Does BLEU correlate with human judgement in these papers?") == []  # named, not asked for
+
+
+def test_a_sentence_gives_the_figure_of_the_asked_kind_only():
+    hours, = asked_figures("How many hours of audio do the tasks contain?")
+    assert gives(hours, "SLUE Phase-2 contains 135 hours of speech [1].")
+    assert not gives(hours, "SLUE Phase-2 contains four tasks and 12 datasets [1].")
+    speedup, = asked_figures("How much faster is prefill?")
+    assert gives(speedup, "It reaches a 3.72~4.11× inference speedup [1].")
+    assert gives(speedup, "Prefill is 2.4 times faster than dense attention.")
+    assert not gives(speedup, "It keeps 98.1% of the accuracy (2024) [1].")
+    tokens = asked_figures("How big was the pretraining token budget?")[0]
+    assert gives(tokens, "Phi-4-Mini was pretrained on 5 trillion tokens.")
+    assert not gives(tokens, "Phi-4-Mini is a 3.8-billion-parameter language model [1].")
+    seconds, = asked_figures("How many seconds does one encrypted token take?")
+    assert not gives(seconds, "It uses 32 layers and was tested on several tasks.")  # "s…" words are not seconds
+    assert gives(seconds, "One token takes 2.1 s on encrypted data.")
+
+
+def test_a_question_asking_which_dataset_is_answered_by_a_name_only():
+    datasets, = asked_figures("Which indoor scene dataset was the scene-graph-to-3D-room model trained on?")
+    assert datasets.label == "which dataset was used"
+    title = "EchoScene: Indoor Scene Generation via Information Echo"
+    assert not gives(datasets, "EchoScene was trained and evaluated on indoor scene datasets [1].", title=title)
+    assert gives(datasets, "EchoScene is evaluated on the SG-FRONT dataset [1].", title=title)
+
+
+def test_a_count_in_words_gives_it_and_a_how_many_says_what_size_means():
+    asks = asked_figures("How large is the crowd-labeling dump: how many workers, tasks and labels?")
+    assert [ask.label for ask in asks] == ["how many workers"]
+    assert gives(asks[0], "It comprises approximately two thousand workers and one million tasks [1].")
+
+
+def test_numbers_the_question_or_the_title_already_hold_give_nothing():
+    reports, = asked_figures("Roughly how many RCT reports does the second release of Evidence Inference 2.0 cover?")
+    title = "Evidence Inference 2.0: More Data, Better Models"
+    assert not gives(reports, "Evidence Inference 2.0 reports that the corpus and code are available [1].", reports and
+                     "Roughly how many RCT reports does Evidence Inference 2.0 cover?", title)
+    assert gives(reports, "The corpus now covers 4,000 RCT reports [1].", "", title)
+
+
+def test_a_factor_and_the_hardware_are_asked_for():
+    assert labels("By what factor could the transformer be shrunk while keeping its accuracy?") == ["the factor"]
+    chips, = asked_figures("What chips did they benchmark on to get their speedup figures?")
+    assert chips.label == "which hardware was used" and chips.named
+    assert not gives(chips, "They deploy it on the GPU's integer arithmetic units [1].")
+    assert gives(chips, "They measure it on an NVIDIA A100 GPU [1].")
