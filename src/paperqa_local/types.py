@@ -88,6 +88,8 @@ class Paper:
     arxiv_id: str | None = None
     keywords: list[str] = field(default_factory=list)
     entry_type: str | None = None  # the BibTeX type it came as, or its RIS type in BibTeX's words: article, inproceedings …
+    # a full text's pages, in order: (page number, 1-based; its text or a piece of it); `abstract` is then their text
+    pages: list[tuple[int, str]] = field(default_factory=list)
 
     def metadata(self) -> dict[str, Any]:
         """Flat metadata for the vector store (scalars only; unknown values left out). A paper listed without an
@@ -108,6 +110,7 @@ class Paper:
             "keywords": "; ".join(self.keywords) or None,
             "entry_type": self.entry_type,
             "no_abstract": True if not self.abstract else None,
+            "pages": max((page for page, _ in self.pages), default=None),  # a full text: its last page
         }
         return {key: value for key, value in data.items() if value is not None}
 
@@ -145,6 +148,7 @@ class Chunk:
     paper_id: str
     text: str
     position: int
+    page: int | None = None  # the page of a full text it is on (1-based)
 
 
 @dataclass
@@ -172,8 +176,14 @@ class SearchHit:
     dense_rank: int | None = None
     keyword_rank: int | None = None
 
+    @property
+    def page(self) -> int | None:
+        """The page of a full text that the best chunk is on."""
+        return self.metadata.get("page")
+
     def to_dict(self) -> dict[str, Any]:
-        return {"paper_id": self.paper_id, "title": self.title, "year": self.year, "score": round(self.score, 6)}
+        data = {"paper_id": self.paper_id, "title": self.title, "year": self.year, "score": round(self.score, 6)}
+        return {**data, "page": self.page} if self.page is not None else data
 
 
 def surname(name: str) -> str:
@@ -198,6 +208,17 @@ def link_for(doi: str | None, arxiv_id: str | None, url: str | None) -> str | No
     return url or (f"https://doi.org/{doi}" if doi else None)
 
 
+def page_of(sentences: list[str], pieces: list[tuple[int | None, str]]) -> int | None:
+    """The page of the piece of a full text that holds the first of `sentences`: the piece with most of its words
+    (evidence is cleaned of LaTeX and markers, so the sentence may not be there character for character)."""
+    words = set(re.findall(r"\w+", sentences[0].lower())) if sentences else set()
+    paged = [(page, text) for page, text in pieces if page is not None]
+    if not words or not paged:
+        return None
+    best = max(paged, key=lambda piece: len(words & set(re.findall(r"\w+", piece[1].lower()))))
+    return best[0]
+
+
 @dataclass
 class Citation:
     """A numbered source of an answer, the sentences that support what was said, and what a reference needs."""
@@ -216,6 +237,7 @@ class Citation:
     url: str | None = None
     link: str | None = None  # https://doi.org/…, else https://arxiv.org/abs/…, else the paper's URL
     entry_type: str | None = None
+    page: int | None = None  # the page of a full text that the sentences are on (`page_of`)
 
     @classmethod
     def of(cls, key: int, hit: SearchHit, sentences: list[str], score: float | None = None) -> Citation:
@@ -226,6 +248,10 @@ class Citation:
                    byline=byline(paper.authors, paper.organisation), venue=paper.venue, doi=doi, arxiv_id=arxiv,
                    url=paper.url, link=link_for(doi, arxiv, paper.url), entry_type=paper.entry_type)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, `page` included (None unless the paper is a full text), as `ask --json` prints it."""
+        return asdict(self)
+
     def reference(self, markdown: bool = False) -> str:
         """"Attention Is All You Need (Vaswani et al., 2017). NeurIPS. https://doi.org/…"; in Markdown the title
         links there and the venue is in italics."""
@@ -233,7 +259,7 @@ class Citation:
         if markdown and self.link:
             title = "[" + title.replace("[", "\\[").replace("]", "\\]") + f"]({self.link})"
         when = ", ".join(str(part) for part in (self.byline, self.year) if part)
-        parts = [title + (f" ({when})" if when else "")]
+        parts = [title + (f" ({when})" if when else "") + (f", p. {self.page}" if self.page else "")]
         if self.venue:
             parts.append(f"*{self.venue}*" if markdown else self.venue)
         if self.link and not markdown:

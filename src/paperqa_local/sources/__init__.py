@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import stat
+from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,10 @@ from ..types import Paper, Problem, normalise_title
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = (".txt", ".jsonl", ".json", ".csv", ".bib", ".ris")
+SUPPORTED = (".txt", ".jsonl", ".json", ".csv", ".bib", ".ris", ".pdf")
+# what a listing or a .bib knows better than a PDF's metadata and first page
+REFERENCE_FIELDS = ("title", "year", "date", "authors", "author_count", "organisation", "url", "doi", "venue", "arxiv_id",
+                    "keywords", "entry_type")
 MAX_TITLE_CHARS = 500  # the seeds' longest title has 157 characters: a longer one is a mixed-up line or column
 
 
@@ -101,15 +105,15 @@ def expand(paths: list[str | Path], problems: list[Problem] | None = None) -> li
 
 
 def parse_file(path: Path) -> ParseResult:
-    from . import bibtex, ris, seeds, tabular
+    from . import bibtex, pdf, ris, seeds, tabular
     from .reading import Unreadable
 
     parsers = {".jsonl": tabular.parse_jsonl, ".json": tabular.parse_jsonl, ".csv": tabular.parse_csv,
-               ".txt": seeds.parse_seeds, ".bib": bibtex.parse_bibtex, ".ris": ris.parse_ris}
+               ".txt": seeds.parse_seeds, ".bib": bibtex.parse_bibtex, ".ris": ris.parse_ris, ".pdf": pdf.parse_pdf}
     parser = parsers.get(path.suffix.lower())
     if parser is None:
         return ParseResult(problems=[Problem(str(path), "file", f"unsupported file type {path.suffix!r}; "
-                                                                "use .txt listings, .jsonl, .csv, .bib or .ris")])
+                                                                "use .txt listings, .jsonl, .csv, .bib, .ris or .pdf")])
     try:
         result = parser(path)
     except Unreadable as exc:
@@ -124,15 +128,20 @@ def parse_file(path: Path) -> ParseResult:
 
 
 def merge(first: Paper, second: Paper) -> Paper:
-    """The same paper seen twice: keep the first, fill what it lacks from the second."""
+    """The same paper seen twice: keep the first, fill what it lacks from the second. A full text (a PDF's
+    pages) is kept whichever came first, and a listing's or a .bib's reference fields win over a PDF's."""
+    if first.pages and not second.pages:  # what a PDF says of itself is a guess (its first line for a title)
+        for name in REFERENCE_FIELDS:
+            if getattr(second, name):
+                setattr(first, name, copy(getattr(second, name)))
     for name in ("year", "date", "author_count", "organisation", "url", "doi", "venue", "arxiv_id", "entry_type"):
         if getattr(first, name) is None and getattr(second, name) is not None:
             setattr(first, name, getattr(second, name))
     for name in ("authors", "keywords"):
         if not getattr(first, name) and getattr(second, name):
             setattr(first, name, getattr(second, name))
-    if len(second.abstract) > len(first.abstract):
-        first.abstract = second.abstract
+    if (second.pages and not first.pages) or (bool(second.pages) == bool(first.pages) and len(second.abstract) > len(first.abstract)):
+        first.abstract, first.pages = second.abstract, list(second.pages)
     return first
 
 
