@@ -9,7 +9,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     evidence_sentences: int = Field(default=3, ge=1, le=20, description="Sentences of evidence per paper for `check` and `decide`.")
     min_relevance: float = Field(default=0.3, ge=0.0, le=1.0, description="Below this dense similarity of the best evidence, the question is declined without asking the LLM.")
 
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible LLM server(s) to answer with instead of llama.cpp in-process: one URL (http://host:8080), or several comma-separated, each request going to the least busy; `model` must name the GGUF they serve (its chat template and calibration are read from the local copy).")
+    llm_api_key: SecretStr | None = Field(default=None, description="Key sent to the LLM server(s) as `Authorization: Bearer`, with llm_base_url.")
+    llm_model: str = Field(default="", description="Model name sent to the LLM server(s) in each request; empty: the one they serve.")
+    llm_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for an LLM server to accept a request or send the next piece of a reply.")
+    llm_logprobs: bool = Field(default=True, description="Read decline and label probabilities from the LLM server's log-probabilities, as in-process; off: from the reply's text (for servers that give none).")
+
     @field_validator("home")
     @classmethod
     def _home_is_a_folder(cls, home: Path) -> Path:
@@ -83,6 +89,18 @@ class Settings(BaseSettings):
             break
         return home
 
+    @field_validator("llm_base_url")
+    @classmethod
+    def _server_urls(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        urls = [url.strip().rstrip("/") for url in value.split(",") if url.strip()]
+        bad = [url for url in urls if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an http(s) URL — give the server's address, e.g. http://127.0.0.1:8080 "
+                             "(several: comma-separated)")
+        return ",".join(urls)
+
     @field_validator("collection")
     @classmethod
     def _chroma_collection_name(cls, name: str) -> str:
@@ -95,7 +113,7 @@ class Settings(BaseSettings):
         return self.home / "store"
 
     def for_display(self) -> dict[str, Any]:
-        return {name: str(value) if isinstance(value, Path) else value for name, value in self.model_dump().items()}
+        return {name: str(value) if isinstance(value, (Path, SecretStr)) else value for name, value in self.model_dump().items()}
 
 
 ENV_PREFIX = "PAPERQA_LOCAL_"

@@ -5,17 +5,23 @@ saved. A reader checks, before each search, whether the store or the saved index
 pending (a count and two file stats); only then does it compare the store's content digest with the
 index's, and rebuild from the store when they differ — so a crash between the two writes, or an abstract
 changed in place under the same chunk ids, can never leave stale keyword text.
+
+With a Chroma server, each machine keeps its own index, built from the server's content, in a folder of its
+data directory named after the server; the count and the local files cannot tell it that an app instance on
+another machine changed an abstract in place, so the writer also declares the content on the server (PENDING
+before it writes, the digest after: `Store.declare_content`), and every reader compares that too.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import weakref
 from pathlib import Path
 from typing import NamedTuple
 
 from .keyword import MARKER, KeywordIndex, content_digest
-from .store import Store
+from .store import PENDING, Store
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +33,10 @@ def embedding_text(title: str, chunk_text: str) -> str:
 
 
 def keyword_dir(store: Store) -> Path:
-    return store.settings.store_dir() / f"bm25-{store.settings.collection}"
+    settings = store.settings
+    if settings.chroma_host:  # this machine's copy of a server's content: one folder per server
+        return settings.home / "chroma-servers" / f"{settings.chroma_host}-{settings.chroma_port}" / f"bm25-{settings.collection}"
+    return settings.store_dir() / f"bm25-{settings.collection}"
 
 
 def pending_path(store: Store) -> Path:
@@ -35,10 +44,16 @@ def pending_path(store: Store) -> Path:
     return folder.with_name(folder.name + ".pending")
 
 
+_DECLARING: weakref.WeakSet[Store] = weakref.WeakSet()  # stores this process marked pending on their server
+
+
 def mark_pending(store: Store) -> None:
     path = pending_path(store)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
+    if store.settings.chroma_host:
+        store.declare_content(PENDING)
+        _DECLARING.add(store)
 
 
 class State(NamedTuple):
@@ -47,6 +62,7 @@ class State(NamedTuple):
     count: int
     saved: int  # mtime of the saved index's marker, 0 when there is none
     pending: bool
+    declared: str = ""  # a Chroma server's declared content (`Store.declared_content`)
 
 
 def state(store: Store) -> State:
@@ -55,7 +71,9 @@ def state(store: Store) -> State:
         saved = marker.stat().st_mtime_ns
     except OSError:
         saved = 0
-    return State(store.count(), saved, pending_path(store).exists())
+    count = store.count()  # first: it opens (or creates) the collection that `declared_content` reads
+    declared = store.declared_content()
+    return State(count, saved, pending_path(store).exists() or declared == PENDING, declared)
 
 
 def sync_keyword_index(store: Store, current: KeywordIndex | None = None, force: bool = False,
@@ -84,7 +102,16 @@ def sync_keyword_index(store: Store, current: KeywordIndex | None = None, force:
             _remove_leftovers(store)
             index.save(keyword_dir(store))
             pending_path(store).unlink(missing_ok=True)
+            _declare(store, want)
     return index
+
+
+def _declare(store: Store, digest: str) -> None:
+    """The writer that marked the server pending declares what it holds now; a reader never does (a writer on
+    another machine may be half-way: its PENDING must stand until it is done)."""
+    if store in _DECLARING:
+        store.declare_content(digest)
+        _DECLARING.discard(store)
 
 
 def _clear_pending(store: Store) -> None:

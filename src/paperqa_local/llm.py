@@ -1,4 +1,5 @@
-"""The LLM backend: one small interface (`stream_chat`), llama.cpp in-process behind it.
+"""The LLM backends behind one small interface (`llm_base.LLM`): llama.cpp in-process (the default), or
+OpenAI-compatible servers (`llm_http.py`, with `llm_base_url`), chosen in `load_llm`.
 
 One `Llama` instance is kept per process and reused across questions, so llama.cpp keeps the KV cache of
 the prompt prefix that questions share (the system prompt) and reads only what is new.
@@ -6,60 +7,20 @@ the prompt prefix that questions share (the system prompt) and reads only what i
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Settings
 from .errors import ModelError
 from .hardware import gpu_offload_supported
+from .llm_base import LLM, Generation
+
+__all__ = ["LLM", "Generation", "LlamaCppLLM", "load_llm", "pick_gpu_layers"]  # the interface is handed out here too
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Generation:
-    """Running totals of one generation, filled in as tokens stream."""
-
-    text: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    ttft_ms: float = 0.0
-    total_ms: float = 0.0
-    finish_reason: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-class LLM(ABC):
-    """A chat model. Implement `stream_chat`; `chat` is built on it.
-
-    `lock` is the model's own: a llama.cpp context is not thread-safe, and one loaded model is shared by every
-    `PaperQA` of the process (`load_llm`), so whoever generates holds the lock of the model, not of the caller."""
-
-    name: str = "llm"
-
-    def __init__(self):
-        self.lock = threading.RLock()
-
-    @abstractmethod
-    def stream_chat(self, messages: list[dict[str, str]], generation: Generation, max_tokens: int = 256,
-                    temperature: float = 0.0, stop: list[str] | None = None, prefix: str = "",
-                    forbid_first: list[str] | None = None) -> Iterator[str]:
-        """Yield text pieces as they are decoded; fill `generation` (tokens, timings) as it goes. `prefix` is
-        written for the model as the start of its reply; `forbid_first` are texts the reply may not start with."""
-
-    def chat(self, messages: list[dict[str, str]], **options) -> Generation:
-        generation = Generation()
-        for _ in self.stream_chat(messages, generation, **options):
-            pass
-        return generation
-
-    def count_tokens(self, text: str) -> int:
-        return max(1, len(text) // 4)
 
 
 class LlamaCppLLM(LLM):
@@ -266,11 +227,33 @@ _LOADED: dict[tuple, LLM] = {}
 _LOADING = threading.Lock()  # two first questions at once load one model, not two
 
 
+@atexit.register
+def _close_models() -> None:
+    """Free llama.cpp models while the interpreter still runs: freed at its teardown instead, llama-cpp-python's
+    destructor finds its library already unloaded and prints a TypeError traceback at every exit."""
+    for llm in list(_LOADED.values()):
+        model = getattr(llm, "model", None)
+        if model is not None and hasattr(model, "close"):
+            model.close()
+
+
 def load_llm(settings: Settings) -> LLM:
-    """The process-wide instance for these settings (loading a GGUF takes seconds; its KV cache is worth keeping)."""
+    """The process-wide instance for these settings: llama.cpp in-process (loading a GGUF takes seconds; its KV cache
+    is worth keeping), or with `llm_base_url` a client of those servers, which reads the chat template, tokenizer
+    and calibration from the local copy of the GGUF that `model` names."""
     from .models import resolve
 
     path = resolve(settings.model, settings.models_dir)
+    if settings.llm_base_url:
+        from .llm_http import HttpLLM
+
+        secret = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        key = ("http", settings.llm_base_url, str(path), settings.llm_model, secret, settings.llm_timeout, settings.llm_logprobs)
+        with _LOADING:
+            if key not in _LOADED:
+                _LOADED[key] = HttpLLM(settings.llm_base_url.split(","), path, settings.llm_model, secret,
+                                       settings.llm_timeout, settings.llm_logprobs)
+            return _LOADED[key]
     layers, reason = pick_gpu_layers(settings.n_gpu_layers)
     key = (str(path), settings.n_ctx, settings.n_threads, layers)
     with _LOADING:
