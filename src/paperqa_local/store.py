@@ -1,16 +1,16 @@
 """Chroma: embedded on disk by default (a `PersistentClient` under the data directory), or a Chroma server.
 
-Chroma types stay in this module; the rest of the code speaks chunk ids, texts, metadata and numpy vectors.
+Chroma types stay in this module and `store_client` (opening Chroma, and what its failures mean); the rest of
+the code speaks chunk ids, texts, metadata and numpy vectors. `store_state` reads back what a crash left.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,15 @@ import numpy as np
 
 from .config import Settings
 from .errors import StoreError
+from .store_client import open_client, store_errors
+from .store_state import StoredPaper, paper_states
 
 log = logging.getLogger(__name__)
 
 ADD_BATCH = 1000
+CONTENT_KEY, PENDING = "paperqa_content", "pending"  # a Chroma server's collection metadata: `Store.declared_content`
 # a second writer waits this long for the first (an ingest of a large library takes minutes), then gives up
 WRITE_WAIT_S = 600
-DISK_FULL_BYTES = 1 << 20  # less free space than this beside the store, and a failed write is a full disk
 # chromadb keeps one shared system per path and fails when two clients for it are created at once
 # (KeyError in SharedSystemClient): clients and collections are opened one at a time in a process
 _OPENING = threading.RLock()
@@ -35,66 +37,6 @@ class StoredChunks:
     ids: list[str]
     texts: list[str]
     metadatas: list[dict[str, Any]]
-
-
-@dataclass
-class StoredPaper:
-    """What the store holds of one paper. A write interrupted by a crash leaves it incomplete: its chunks
-    disagree on the paper's content hash, or fewer (or more) are stored than the paper has."""
-
-    content_hash: str = ""
-    chunks: dict[str, str] = field(default_factory=dict)  # chunk id -> hash of its embedded text
-    complete: bool = True
-
-
-def paper_states(metadatas: list[dict[str, Any]], ids: list[str]) -> dict[str, StoredPaper]:
-    papers: dict[str, StoredPaper] = {}
-    expected: dict[str, int | None] = {}
-    positions: dict[str, set[int]] = {}
-    for cid, meta in zip(ids, metadatas):
-        pid = meta["paper_id"]
-        paper = papers.get(pid)
-        if paper is None:
-            paper = papers[pid] = StoredPaper(meta.get("content_hash", ""))
-            expected[pid] = meta.get("chunks")
-        elif meta.get("content_hash", "") != paper.content_hash or meta.get("chunks") != expected[pid]:
-            paper.complete = False
-        paper.chunks[cid] = meta.get("text_hash", "")
-        positions.setdefault(pid, set()).add(meta.get("position", 0))
-    for pid, paper in papers.items():
-        count = expected[pid]
-        if count is not None and positions[pid] != set(range(count)):  # stores older than `chunks` are trusted
-            paper.complete = False
-    return papers
-
-
-def _disk_full(path: Path | None) -> bool:
-    try:
-        return path is not None and shutil.disk_usage(path if path.exists() else path.parent).free < DISK_FULL_BYTES
-    except OSError:
-        return False
-
-
-@contextmanager
-def _store_errors(where: str, path: Path | None = None) -> Iterator[None]:
-    """A failed read or write says why and what to do. Chroma reports a full disk as an internal error ("Failed to
-    apply logs …"), even on reads (it compacts its log first), so the free space of `path` is checked too."""
-    try:
-        yield
-    except PermissionError as exc:
-        raise StoreError(f"cannot write to {where}: permission denied — use a data directory you can write to "
-                         "(--data-dir / PAPERQA_LOCAL_HOME)") from exc
-    except StoreError:
-        raise
-    except Exception as exc:  # chromadb's own errors have no common base across versions
-        text = str(exc).lower()
-        if "readonly" in text or "read-only" in text or getattr(exc, "errno", None) == 30:
-            raise StoreError(f"cannot write to {where}: it is read-only — use a data directory you can write to "
-                             "(--data-dir / PAPERQA_LOCAL_HOME)") from exc
-        if "disk is full" in text or "no space" in text or getattr(exc, "errno", None) == 28 or _disk_full(path):
-            raise StoreError(f"the disk holding {where} is full — free some space and run the same command again "
-                             "(what was stored before is kept)") from exc
-        raise
 
 
 class Store:
@@ -110,80 +52,9 @@ class Store:
     @property
     def client(self):
         with _OPENING:
-            return self._open_client()
-
-    def _open_client(self):
-        """The Chroma client; whatever keeps it from opening (the data directory is a file or read-only, the store
-        is damaged or another Chroma version's) is a StoreError naming the fix, and leaves nothing half-open."""
-        if self._client is None:
-            import errno
-            import os
-
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
-
-            chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-            if self.settings.chroma_host:
-                where = f"{self.settings.chroma_host}:{self.settings.chroma_port}"
-                try:
-                    self._client = chromadb.HttpClient(
-                        host=self.settings.chroma_host, port=self.settings.chroma_port, settings=chroma_settings
-                    )
-                except Exception as exc:  # noqa: BLE001 - connection errors differ by chromadb and httpx version
-                    raise StoreError(f"cannot reach the Chroma server at {where} ({exc}) — start it "
-                                     "(`chroma run --path DIR --port PORT`) or unset PAPERQA_LOCAL_CHROMA_HOST") from exc
-                return self._client
-            path = self.settings.store_dir()
-            database = path / "chroma.sqlite3"
-            anew = "re-ingest into a new --data-dir (e.g. `paperqa-local --data-dir ~/papers-new ingest seeds/`)"
-            if path.exists() and not path.is_dir():
-                raise StoreError(f"{path} is a file, not a directory — the store needs a folder there: move the file "
-                                 "away or point --data-dir elsewhere")
-            if any(path.glob("chroma-*.parquet")) and not database.exists():
-                raise StoreError(f"the store at {path} was written by Chroma 0.3 or older (DuckDB and Parquet files), "
-                                 f"which this Chroma cannot read — {anew}")
-            if not self._create and (not database.is_file() or database.stat().st_size == 0):
-                raise StoreError(f"no index at {path} — run `paperqa-local ingest seeds/` first")
-
-            def read_only(where: Path) -> str:
-                try:
-                    mounted = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
-                except OSError:
-                    mounted = False
-                problem = f"cannot write to {where} (read-only{' file system' if mounted else ''})"
-                if not database.exists():
-                    return f"{problem} — point --data-dir at a folder you can write to"
-                fix = "" if mounted else f"make it writable (`chmod -R u+w {path}`, as its owner) or "
-                return (f"{problem} — Chroma needs write access to its store even to read it: {fix}copy the data "
-                        "directory somewhere writable and point --data-dir there")
-
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                blocked = next((p for p in path.parents if p.exists()), path)
-                if exc.errno == errno.ENOTDIR:
-                    raise StoreError(f"{blocked} is a file, not a directory — point --data-dir at a folder") from exc
-                if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-                    raise StoreError(read_only(blocked)) from exc
-                raise StoreError(f"cannot create the store at {path}: {exc.strerror} — point --data-dir at a folder "
-                                 "you can write to") from exc
-            locked = next((p for p in (path, database) if p.exists() and not os.access(p, os.W_OK)), None)
-            if locked is not None:
-                raise StoreError(read_only(locked))
-            try:
-                self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-            except Exception as exc:  # noqa: BLE001 - chromadb raises InternalError (Rust), sqlite3 or ValueError by version
-                from chromadb.api.shared_system_client import SharedSystemClient
-
-                # chromadb caches the system for this path before starting it: a failed start would be reused
-                SharedSystemClient._identifier_to_system.pop(str(path), None)
-                text = str(exc).lower()
-                if "readonly" in text or "read-only" in text:
-                    raise StoreError(read_only(path)) from exc
-                reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-                raise StoreError(f"the store at {path} was written by another Chroma version or is damaged ({reason}) "
-                                 f"— {anew}") from exc
-        return self._client
+            if self._client is None:
+                self._client = open_client(self.settings, self._create)  # its errors name the fix
+            return self._client
 
     @property
     def collection(self):
@@ -236,8 +107,24 @@ class Store:
         return None if self.settings.chroma_host else self.settings.store_dir()
 
     def count(self) -> int:
-        with _store_errors(self.location(), self._path()):
+        with store_errors(self.location(), self._path()):
             return self.collection.count()
+
+    def declared_content(self) -> str:
+        """On a Chroma server: what its last writer declared its content to be (`keyword.content_digest`, or
+        PENDING while a write is under way), kept in the collection's metadata, where every app instance, on any
+        machine, reads it before each keyword search. "" for the embedded store (its files say it: `keyword_sync`)."""
+        if not self.settings.chroma_host:
+            return ""
+        with store_errors(self.location()):
+            return str((self.client.get_collection(self.settings.collection).metadata or {}).get(CONTENT_KEY, ""))
+
+    def declare_content(self, value: str) -> None:
+        if self.settings.chroma_host:
+            with store_errors(self.location()):
+                collection = self.client.get_collection(self.settings.collection)
+                kept = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
+                collection.modify(metadata={**kept, CONTENT_KEY: value})
 
     def lock_path(self) -> Path:
         name = self.settings.collection
@@ -254,7 +141,7 @@ class Store:
 
         path = self.lock_path()
         try:
-            with _store_errors(str(path.parent), path.parent):
+            with store_errors(str(path.parent), path.parent):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if self._write_lock is None:
                     self._write_lock = FileLock(str(path))
@@ -337,7 +224,7 @@ class Store:
             after_batch: Callable[[], None] | None = None) -> None:
         for start in range(0, len(ids), ADD_BATCH):
             end = start + ADD_BATCH
-            with _store_errors(self.location(), self._path()):
+            with store_errors(self.location(), self._path()):
                 self.collection.upsert(
                     ids=ids[start:end],
                     documents=texts[start:end],
@@ -350,18 +237,18 @@ class Store:
     def update_metadata(self, ids: list[str], metadatas: list[dict[str, Any]]) -> None:
         """New metadata for chunks whose text is unchanged (nothing re-embedded)."""
         for start in range(0, len(ids), ADD_BATCH):
-            with _store_errors(self.location(), self._path()):
+            with store_errors(self.location(), self._path()):
                 self.collection.update(ids=ids[start : start + ADD_BATCH], metadatas=metadatas[start : start + ADD_BATCH])
 
     def delete(self, chunk_ids: list[str]) -> None:
         for start in range(0, len(chunk_ids), ADD_BATCH):
-            with _store_errors(self.location(), self._path()):
+            with store_errors(self.location(), self._path()):
                 self.collection.delete(ids=chunk_ids[start : start + ADD_BATCH])
 
     def delete_papers(self, paper_ids: list[str]) -> None:
         """Every chunk of these papers (in batches: a filter of thousands of ids is one large query)."""
         for start in range(0, len(paper_ids), ADD_BATCH):
-            with _store_errors(self.location(), self._path()):
+            with store_errors(self.location(), self._path()):
                 self.collection.delete(where={"paper_id": {"$in": list(paper_ids[start : start + ADD_BATCH])}})
 
     def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float, str, dict[str, Any]]]:
