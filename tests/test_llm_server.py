@@ -294,7 +294,8 @@ def test_instances_share_the_store_and_check_claims_through_the_llm_server(serve
                 "--json", env=env)  # the CLI through the LLM server
     assert check.returncode == 0, check.stderr
     verdict = json.loads(check.stdout)
-    assert verdict["verdict"] in {"SUPPORTS", "CONTRADICTS", "NOT ENOUGH INFO"} and verdict["citations"][0]["title"] == DEOXYS
+    # the Deoxys abstract reports the downtime cut: a verdict either way, resting on it
+    assert verdict["verdict"] in {"SUPPORTS", "CONTRADICTS"} and verdict["citations"][0]["title"] == DEOXYS
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ def test_markup_leaves_no_html_and_no_markdown():
     for active in "*[]()$`":
         assert active not in shown
     assert "&lt;script&gt;" in shown
+    assert markup("it's \"quoted\"") == "it's \"quoted\""  # quotes show as typed, not as &#x27;
 
 
 def test_highlight_marks_supporting_sentences_and_escapes_the_rest():
@@ -101,3 +102,70 @@ def test_verdict_shows_the_label_chips_and_escaped_reason():
     assert 'href="#pq-src-check-1"' in html and 'id="pq-src-check-1"' in html  # the chip opens the cited paper
     assert "[7]" in html and "#pq-src-check-7" not in html  # no chip for a key that cites nothing
     assert "<img" not in html and "<script>" not in html and "<b>Bold" not in html
+
+
+def test_adjacent_chips_stay_apart_and_preview_title_year_and_support():
+    answer = Answer("q", "Both do it [4][2].", True,
+                    citations=[Citation(4, "p4", "Four <b>", 2021, ["Four does it."], 0.9),
+                               Citation(2, "p2", "Two", None, [], 0.8)])
+    shown = answer_html(answer, turn=1)
+    assert '>4</a>\u2009<a class="pq-chip"' in shown  # "4" "2", never "42"
+    assert 'title="Four &lt;b&gt; (2021) — “Four does it.”"' in shown
+    assert 'title="Two"' in shown
+    assert 'href="#pq-copy-1"' in shown  # every answer has its copy link
+
+
+def test_sources_show_pages_the_pending_heading_and_the_copy_text():
+    cited = Citation(1, "p1", "Paged", 2024, ["Support."], 0.9)
+    cited.page = 7  # a field another engineer adds to Citation; read with getattr
+    answer = Answer("q", "x [1].", True, citations=[cited], contexts=[hit("p1", "Paged", "Support.", 0.9)])
+    shown = sources_html(answer, turn=1, abstracts={}, copy_text="x [1] <b>")
+    assert "p. 7" in shown and 'id="pq-copy-text-1" hidden>x [1] &lt;b&gt;</pre>' in shown
+    pending = sources_html(Answer("q", "", False, contexts=[hit("p1", "Paged", "Support.")]), turn=2, abstracts={},
+                           pending=True)
+    assert "the answer is being written" in pending and "pq-pending" in pending
+    assert "p. " not in sources_html(Answer("q", "x", True, contexts=[hit("p1", "T", "S.")]), 1, {})
+
+
+def test_conversations_round_trip_atomically_per_user(tmp_path):
+    from paperqa_local.ui.conversations import (Conversations, file_name, history, new_conversation, to_markdown,
+                                                turn_record, user_folder)
+
+    store = Conversations(tmp_path)
+    answer = Answer("Which system?", "Deoxys does it [1].", True,
+                    citations=[Citation(1, "p1", "Deoxys", 2024, ["Deoxys recommends."], 0.9, byline="Li et al.")],
+                    contexts=[hit("p1", "Deoxys", "Deoxys recommends.")])
+    declined = Answer("Who won in 1850?", "Cannot answer from the indexed papers.", False)
+    conversation = {**new_conversation(), "title": "Cloud / nodes: a <test>?",
+                    "turns": [turn_record(answer), turn_record(declined)]}
+    store.save("alice", conversation)
+    assert [p.name for p in (tmp_path / "conversations" / "alice").iterdir()] == [f"{conversation['id']}.json"]
+    again = store.load("alice", conversation["id"])
+    assert again["turns"][0]["answer"]["citations"][0]["sentences"] == ["Deoxys recommends."]
+    assert history(again)[0] == {"question": "Which system?", "text": "Deoxys does it [1].", "cited": ["p1"]}
+    assert store.load("bob", conversation["id"]) is None and store.listing("bob") == []  # each user their own
+    assert store.load("alice", "../../etc/passwd") is None
+    assert [c["title"] for c in store.listing("alice")] == ["Cloud / nodes: a <test>?"]
+
+    exported = to_markdown(again)
+    assert exported.startswith("# Cloud / nodes: a <test>?\n")
+    assert "## Which system?\n\nDeoxys does it [1].\n\n**References**\n\n[1] Deoxys (Li et al., 2024)" in exported
+    assert "## Who won in 1850?\n\nCannot answer from the indexed papers." in exported  # a decline keeps its question
+    assert file_name(again["title"]) == "Cloud-nodes-a-test.md"
+    assert user_folder(None) == "local" and user_folder("../x") != "../x" and "/" not in user_folder("../x")
+    store.delete("alice", conversation["id"])
+    assert store.listing("alice") == []
+
+
+def test_example_questions_come_from_the_library_and_the_newest_panel_shows_first():
+    from paperqa_local.ui.chatview import example_questions, sources_panel
+
+    papers = [{"title": f"Paper number {n}", "abstract": True} for n in range(9)] + [{"title": "No text", "abstract": False}]
+    questions = example_questions(papers)
+    assert questions == ["What does “Paper number 0” contribute?", "What does “Paper number 3” contribute?",
+                         "What does “Paper number 6” contribute?"]
+    assert example_questions([]) == []
+    older = '<div class="pq-turn" id="pq-turn-1" hidden>one</div>'
+    newest = '<div class="pq-turn" id="pq-turn-2" hidden>two</div>'
+    assert sources_panel([older, newest]) == '<div class="pq-turn" id="pq-turn-2">two</div>' + older
+    assert "appear here" in sources_panel([])

@@ -111,7 +111,10 @@ class KeywordIndex:
             log.warning("keyword index at %s is damaged (%s: %s); it is rebuilt from the store", folder, type(exc).__name__, exc)
             return None
 
-    def search(self, query: str, n: int, year_from: int | None = None, year_to: int | None = None) -> list[tuple[int, float]]:
+    def search(self, query: str, n: int, year_from: int | None = None, year_to: int | None = None,
+               include_undated: bool = False) -> list[tuple[int, float]]:
+        """The n best chunks (position, score); a year filter drops chunks without a year (0) unless
+        `include_undated`."""
         if self.retriever is None or not self.ids:
             return []
         tokens = _tokenize([query])
@@ -124,6 +127,8 @@ class KeywordIndex:
                 keep &= self.years >= year_from
             if year_to:
                 keep &= (self.years <= year_to) & (self.years > 0)
+            if include_undated:
+                keep |= self.years == 0
             mask = keep.astype(np.float32)
             if not keep.any():
                 return []

@@ -13,7 +13,7 @@ from .embed import Embedder, get_embedder
 from .ingest import IngestReport, RemoveReport, ingest_papers, ingest_paths, remove_files, remove_papers
 from .retrieve import Retriever
 from .store import Store
-from .types import Answer, Paper, SearchHit, byline, link_for
+from .types import Answer, Paper, SearchHit, byline, link_for, page_of
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,32 @@ class PaperQA:
         self.search("warm up", k=1)
         self.llm
 
+    def models(self) -> list[tuple[str, str]]:
+        """(label, value) of every model this PaperQA can switch to: the presets first, then other GGUFs in models/."""
+        from .models import BUNDLED, PRESETS, list_models
+
+        rows = list_models(self.settings.models_dir)
+        choices = []
+        for preset, name in PRESETS.items():
+            row = next((r for r in rows if r["name"] == name), None)
+            missing = "" if row and row["present"] else " — not assembled yet"
+            choices.append((f"{preset} ({row['about'] if row else name}){missing}", preset))
+        choices += [(f"{row['name']} (local GGUF)", row["file"]) for row in rows if row["name"] not in BUNDLED]
+        if self.settings.model not in {value for _, value in choices}:
+            choices.append((self.settings.model, self.settings.model))
+        return choices
+
+    def answer_slots(self) -> int:
+        """How many answers can be written at once: one per LLM server (`llm_base_url`), else one (in-process)."""
+        urls = [url for url in (self.settings.llm_base_url or "").split(",") if url.strip()]
+        return max(1, len(urls))
+
     def use_model(self, model: str) -> None:
-        """Switch the LLM (a preset, a file in models/, or a path); the old one is released."""
+        """Switch the LLM (a preset, a file in models/, or a path); the old one is released. A model with no file
+        raises the fix (ModelError) and nothing changes."""
+        from .models import resolve
+
+        resolve(model, self.settings.models_dir)
         if model != self.settings.model:
             self.settings = self.settings.model_copy(update={"model": model})
             self._llm = None
@@ -87,6 +111,19 @@ class PaperQA:
 
     def ingest_papers(self, papers: list[Paper], progress=None) -> IngestReport:
         report = ingest_papers(papers, self.store, self.embedder, progress)
+        self.retriever.invalidate()
+        return report
+
+    def ingest_documents(self, documents: list, progress=None) -> IngestReport:
+        """Ingest llama-index `Document`s (a reader's output): one paper per file, or per document; metadata title,
+        authors, year, doi and url become the paper's; documents with a page or page_label are a full text's pages."""
+        from .integrations.llama_index import papers_from_documents
+        from .sources import deduplicate
+
+        papers, problems = papers_from_documents(list(documents))
+        papers, duplicates, conflicts = deduplicate(papers)
+        report = IngestReport(parsed=len(papers) + duplicates, duplicates=duplicates, problems=problems + conflicts)
+        ingest_papers(papers, self.store, self.embedder, progress, report)
         self.retriever.invalidate()
         return report
 
@@ -127,6 +164,33 @@ class PaperQA:
         self.retriever.invalidate()
         return report
 
+    def paper_vectors(self):
+        """(chunk ids, vectors, metadatas) of everything stored: the corpus map draws them."""
+        return self.store.embeddings()
+
+    def relevance(self, query: str, hits: list[SearchHit]) -> float:
+        """How well the best of `hits` answers `query`: what answering compares with `min_relevance` before it
+        declines (the best similarity of a title or sentence of the evidence), computed the same way."""
+        from .errors import PaperQAError
+        from .evidence import select_evidence
+
+        if not hits:
+            return 0.0
+        try:
+            sources = select_evidence(self, query, hits[: self.settings.k], self.evidence_budget())
+        except PaperQAError:
+            return 0.0
+        return max((source.relevance for source in sources), default=0.0)
+
+    def answer_hits(self, question: str, k: int | None = None, year_from: int | None = None, year_to: int | None = None,
+                    history=None, include_undated: bool = False) -> list[SearchHit]:
+        """The papers an answer to `question` will read (found as `stream` finds them), e.g. to show them while
+        the answer is being written."""
+        from .answer import condense
+
+        return self.search(condense(" ".join(question.split()), history), k=k, year_from=year_from, year_to=year_to,
+                           include_undated=include_undated)
+
     def stats(self) -> dict[str, Any]:
         stored = self.store.all(include_texts=False)
         papers = {meta["paper_id"] for meta in stored.metadatas}
@@ -145,6 +209,12 @@ class PaperQA:
             "embedding_model": self.settings.embedding_model,
             "papers_per_year": dict(sorted(years.items())),
         }
+
+    def undated_count(self) -> int:
+        """How many stored papers have no year: the papers a year filter hides unless `include_undated`."""
+        stored = self.store.all(include_texts=False)
+        return len({meta["paper_id"] for meta in stored.metadatas} - {meta["paper_id"] for meta in stored.metadatas
+                                                                       if meta.get("year")})
 
     def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
         """Each paper's whole stored text."""
@@ -167,8 +237,26 @@ class PaperQA:
         return GPU_EVIDENCE_TOKENS if layers != 0 else CPU_EVIDENCE_TOKENS
 
     def search(self, query: str, k: int | None = None, year_from: int | None = None, year_to: int | None = None,
-               mode: str | None = None) -> list[SearchHit]:
-        return self.retriever.search(query, k=k, year_from=year_from, year_to=year_to, mode=mode)
+               mode: str | None = None, include_undated: bool = False) -> list[SearchHit]:
+        """The k best papers for `query`; with a year filter, papers without a year are left out unless
+        `include_undated`."""
+        return self.retriever.search(query, k=k, year_from=year_from, year_to=year_to, mode=mode,
+                                     include_undated=include_undated)
+
+    # llama-index
+    def as_retriever(self, k: int | None = None, **options: Any):
+        """This index's hybrid search as a llama-index `BaseRetriever`: `.retrieve("…")` gives one `NodeWithScore`
+        per paper (its best chunk, metadata with title, year, page, link). Options: year_from, year_to, mode."""
+        from .integrations.llama_index import PaperRetriever
+
+        return PaperRetriever(self, k=k, **options)
+
+    def as_query_engine(self, k: int | None = None, **options: Any):
+        """`ask` as a llama-index `BaseQueryEngine` (usable as a `QueryEngineTool`): the `Response` is the verified
+        answer, its `source_nodes` the cited papers in citation order. Options: year_from, year_to."""
+        from .integrations.llama_index import PaperQueryEngine
+
+        return PaperQueryEngine(self, k=k, **options)
 
     # answers
     def ask(self, question: str, **options: Any) -> Answer:
@@ -180,12 +268,27 @@ class PaperQA:
         return answer
 
     def stream(self, question: str, k: int | None = None, year_from: int | None = None, year_to: int | None = None,
-               history: list[tuple[str, str]] | None = None, stop: threading.Event | None = None) -> Iterator[str | Answer]:
+               history: list[tuple[str, str]] | None = None, stop: threading.Event | None = None,
+               include_undated: bool = False) -> Iterator[str | Answer]:
         """Tokens of the answer as they are written, then the final `Answer`."""
         from .answer import answer_stream
 
         self.check_model()
-        yield from answer_stream(self, question, k=k, year_from=year_from, year_to=year_to, history=history, stop=stop)
+        for event in answer_stream(self, question, k=k, year_from=year_from, year_to=year_to, history=history,
+                                   stop=stop, include_undated=include_undated):
+            yield self._with_pages(event) if isinstance(event, Answer) else event
+
+    def _with_pages(self, answer: Answer) -> Answer:
+        """Each citation of a full text gets the page of the chunk that holds its supporting sentence (evidence may
+        come from any chunk of a short full text, not only the chunk that retrieval ranked first)."""
+        hits = {hit.paper_id: hit for hit in answer.contexts}
+        for citation in answer.citations:
+            hit = hits.get(citation.paper_id)
+            if citation.page is None and hit is not None and hit.metadata.get("pages"):
+                ids = [f"{hit.paper_id}#{n}" for n in range(hit.metadata.get("chunks", 1))]  # ingest's chunk ids
+                pieces = [(meta.get("page"), text) for text, meta in self.store.get(ids).values()]
+                citation.page = page_of(citation.sentences or [hit.text], pieces) or hit.page
+        return answer
 
     def check(self, claim: str, k: int | None = None, explain: bool = True) -> Answer:
         """Verdict on a claim (SUPPORTS / CONTRADICTS / NOT ENOUGH INFO) with the cited papers; `explain=False`
@@ -193,11 +296,11 @@ class PaperQA:
         from .judge import check_claim
 
         self.check_model()
-        return check_claim(self, claim, k=k, explain=explain)
+        return self._with_pages(check_claim(self, claim, k=k, explain=explain))
 
     def decide(self, question: str, k: int | None = None, explain: bool = True) -> Answer:
         """yes / no / maybe for a research question, with the cited papers (PubMedQA style)."""
         from .judge import decide
 
         self.check_model()
-        return decide(self, question, k=k, explain=explain)
+        return self._with_pages(decide(self, question, k=k, explain=explain))

@@ -43,6 +43,12 @@ def year_filter(year_from: int | None, year_to: int | None) -> dict[str, Any] | 
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def _in_years(meta: dict[str, Any] | None, year_from: int | None, year_to: int | None) -> bool:
+    """Whether a chunk passes the year filter with undated papers kept: its year is in range, or it has none."""
+    year = (meta or {}).get("year") or 0
+    return not year or ((not year_from or year >= int(year_from)) and (not year_to or year <= int(year_to)))
+
+
 def _normalise(values: dict[str, float], floor: float | None = None) -> dict[str, float]:
     if not values:
         return {}
@@ -86,19 +92,43 @@ class Retriever:
         year_to: int | None = None,
         mode: str | None = None,
         query_vector=None,
+        include_undated: bool = False,
     ) -> list[SearchHit]:
+        """The k best papers; a year filter drops papers without a year unless `include_undated`."""
         k = k or self.settings.k
         mode = mode or self.settings.retrieval_mode
+        if mode in ("hybrid", "dense") and query_vector is None:
+            query_vector = self.embedder.embed_query(query)
         n = self.settings.candidates
-        candidates: dict[str, Candidate] = {}
+        while True:  # a full text has many chunks: when they fill the candidates, fewer than k papers are left
+            hits, more = self._search(query, k, n, year_from, year_to, mode, query_vector, include_undated)
+            if len(hits) >= k or not more:
+                return hits
+            n *= 4
 
+    def _search(self, query: str, k: int, n: int, year_from, year_to, mode: str, vector,
+                include_undated: bool = False) -> tuple[list[SearchHit], bool]:
+        """The best chunk of each of the k best papers among n candidates of each retriever, and whether either
+        retriever had more than n to give (a wider search could then find more papers)."""
+        candidates: dict[str, Candidate] = {}
+        more = False
         if mode in ("hybrid", "dense"):
-            vector = query_vector if query_vector is not None else self.embedder.embed_query(query)
-            for rank, (cid, sim, text, meta) in enumerate(self.store.query(vector, n, year_filter(year_from, year_to))):
+            where = year_filter(year_from, year_to)
+            if where and include_undated:
+                # Chroma's where-filter cannot match a missing year: ask without it, for more, and filter here
+                nearest = self.store.query(vector, 4 * n, None)
+                more = len(nearest) == 4 * n
+                nearest = [row for row in nearest if _in_years(row[3], year_from, year_to)][:n]
+            else:
+                nearest = self.store.query(vector, n, where)
+                more = len(nearest) == n
+            for rank, (cid, sim, text, meta) in enumerate(nearest):
                 candidates[cid] = Candidate(cid, dense=sim, dense_rank=rank + 1, text=text, metadata=meta)
         if mode in ("hybrid", "bm25"):
             index = self.keyword_index()
-            for rank, (position, score) in enumerate(index.search(query, n, year_from, year_to)):
+            found = index.search(query, n, year_from, year_to, include_undated)
+            more = more or len(found) == n
+            for rank, (position, score) in enumerate(found):
                 cid = index.ids[position]
                 cand = candidates.setdefault(cid, Candidate(cid))
                 cand.keyword, cand.keyword_rank = score, rank + 1
@@ -132,4 +162,4 @@ class Retriever:
             )
             if len(best) == k:
                 break
-        return list(best.values())
+        return list(best.values()), more

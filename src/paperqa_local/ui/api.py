@@ -38,6 +38,6 @@ def add_api(qa) -> None:
         hits = qa.search(query, k=int(k), year_from=year_from, year_to=year_to)
         return [{**hit.to_dict(), "text": hit.text, "metadata": hit.metadata} for hit in hits]
 
-    gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id="llm")
-    gr.api(check, api_name="check", concurrency_limit=1, concurrency_id="llm")
+    gr.api(ask, api_name="ask", concurrency_limit=qa.answer_slots(), concurrency_id="llm")
+    gr.api(check, api_name="check", concurrency_limit=qa.answer_slots(), concurrency_id="llm")
     gr.api(search_papers, api_name="search", concurrency_limit=2)

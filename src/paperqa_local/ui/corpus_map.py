@@ -4,6 +4,7 @@ each answer only recolours them."""
 import threading
 from typing import Any
 
+
 MAP_POINTS = 5000  # a bigger corpus is sampled (evenly, deterministically); the last answer's papers always show
 
 
@@ -36,7 +37,7 @@ class CorpusMap:
             if self._rows is None:
                 import numpy as np
 
-                _, vectors, metadatas = self.qa.store.embeddings()
+                _, vectors, metadatas = self.qa.paper_vectors()
                 papers: dict[str, list[int]] = {}
                 for row, meta in enumerate(metadatas):
                     papers.setdefault(meta["paper_id"], []).append(row)
@@ -47,6 +48,11 @@ class CorpusMap:
                 self._rows = [{"paper_id": pid, "title": first[pid].get("title", ""), "year": first[pid].get("year"),
                                "x": float(x), "y": float(y)} for pid, (x, y) in zip(ids, xy)]
             return self._rows
+
+    def hits_titled(self, title: str) -> list:
+        """The papers with this title (a map point's tooltip names its paper by title)."""
+        ids = [row["paper_id"] for row in self.rows() if row["title"] == title]
+        return self.qa.paper_hits(ids) if ids else []
 
     def frame(self, retrieved: list[str], cited: list[str]):
         import pandas as pd

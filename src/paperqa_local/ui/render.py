@@ -20,8 +20,9 @@ def esc(text: Any) -> str:
 
 
 def markup(text: str) -> str:
-    """Text for a Markdown component that renders exactly as written: no HTML, no formatting, no links."""
-    return esc(text).translate(_MARKDOWN_ACTIVE)
+    """Text for a Markdown component that renders exactly as written: no HTML, no formatting, no links. (Quotes
+    stay as they are: escaped, their "&#x27;" would have its "#" escaped again and show as written.)"""
+    return html.escape(str(text), quote=False).translate(_MARKDOWN_ACTIVE)
 
 
 def highlight(text: str, sentences: list[str]) -> str:
@@ -42,65 +43,88 @@ def highlight(text: str, sentences: list[str]) -> str:
     return "".join(parts)
 
 
-def paper_facts(year: int | None, metadata: dict[str, Any], score: float | None) -> str:
+def paper_facts(year: int | None, metadata: dict[str, Any], score: float | None, page: int | None = None) -> str:
     facts = [str(year)] if year else []
     if metadata.get("author_count"):
         count = int(metadata["author_count"])
         facts.append(f"{count} author{'s' if count != 1 else ''}")
+    if page is not None:
+        facts.append(f"p. {page}")
     if score is not None:
         facts.append(f"score {score:.3f}")
     return " · ".join(facts)
 
 
 def paper_card(anchor: str, label: str, hit, abstract: str, sentences: list[str] | None = None,
-               cited: bool = False) -> str:
-    """One paper as a collapsible card: title, year, authors, score; the abstract with its support marked."""
+               cited: bool = False, page: int | None = None, opened: bool = False) -> str:
+    """One paper as a collapsible card: title, year, authors, page, score; the abstract with its support marked."""
     url = hit.metadata.get("url") or ""
     link = (f' <a class="pq-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer">link</a>'
             if url.startswith(("https://", "http://")) else "")
     return (
         f'<details class="pq-card{" pq-cited" if cited else ""}" id="{esc(anchor)}" data-paper-id="{esc(hit.paper_id)}"'
-        f'><summary><span class="pq-key">{esc(label)}</span> '
+        f'{" open" if opened else ""}><summary><span class="pq-key">{esc(label)}</span> '
         f'<span class="pq-title">{esc(hit.title)}</span> '
-        f'<span class="pq-facts">{esc(paper_facts(hit.year, hit.metadata, hit.score))}</span></summary>'
+        f'<span class="pq-facts">{esc(paper_facts(hit.year, hit.metadata, hit.score, page))}</span></summary>'
         f'<div class="pq-abstract">{highlight(abstract, sentences or [])}{link}</div></details>'
     )
 
 
-def chip(turn: int, key: int, title: str) -> str:
+def preview(citation) -> str:
+    """What hovering a chip shows: the title, the year and the sentence that supports the claim."""
+    when = f" ({citation.year})" if citation.year else ""
+    support = f" — “{citation.sentences[0]}”" if citation.sentences else ""
+    return f"{citation.title}{when}{support}"
+
+
+def chip(turn, key: int, citation) -> str:
     # the chatbot's sanitiser drops data-* attributes but keeps href, class and title
-    return f'<a class="pq-chip" href="#pq-src-{turn}-{key}" title="{esc(title)}">{key}</a>'
+    return f'<a class="pq-chip" href="#pq-src-{turn}-{key}" title="{esc(preview(citation))}">{key}</a>'
 
 
-def answer_html(answer, turn: int) -> str:
-    """The final answer for the chat: text with citation chips, or a distinct 'cannot answer' notice."""
-    from ..answer import DECLINE
-
-    if not answer.answerable and answer.text != DECLINE:  # the sources say what is asked is not reported
-        return f'<div class="pq-notreported">\n\n{markup(answer.text)}\n\n</div>'
-    if not answer.answerable:
-        return (
-            '<div class="pq-decline">\n\n'
-            f"ℹ️ {markup(answer.text)} The closest papers found are listed under Sources; try rephrasing, "
-            "widening the year filter, or adding papers in the Library tab.\n\n</div>"
-        )
-    titles = {c.key: c.title for c in answer.citations}
-    text = answer.text
-    for sentence in answer.uncited_sentences:  # shown, but never as cited
-        text = text.replace(sentence, f"\x00{sentence}\x01", 1)
+def chipped(text: str, turn, citations, escape=esc) -> str:
+    """`text` escaped, each [n] of a cited key a chip; two chips side by side get a thin space between them,
+    so that "[4][2]" never reads as 42."""
+    by_key = {c.key: c for c in citations}
     pieces = MARKER.split(text)  # text, key, text, key, ...
     out = []
     for index, piece in enumerate(pieces):
         if index % 2 == 0:
-            out.append(markup(piece).replace("\x00", '<span class="pq-unsupported" title="no cited source supports this">')
-                       .replace("\x01", "</span>"))
-        elif int(piece) in titles:
-            out.append(chip(turn, int(piece), titles[int(piece)]))
+            out.append("\u2009" if not piece and 0 < index < len(pieces) - 1 else escape(piece))
+        elif int(piece) in by_key:
+            out.append(chip(turn, int(piece), by_key[int(piece)]))
         else:
-            out.append(markup(f"[{piece}]"))
+            out.append(escape(f"[{piece}]"))
+    return "".join(out)
+
+
+def copy_link(turn: int) -> str:
+    return (f'<p class="pq-tools"><a class="pq-copy" href="#pq-copy-{turn}" '
+            'title="Copy this answer with its references">Copy answer</a></p>')
+
+
+def answer_html(answer, turn: int) -> str:
+    """The final answer for the chat: text with citation chips, a "not reported" notice, or a distinct decline;
+    each with a copy link (the text it copies is in the sources panel, `copy_text`)."""
+    from ..answer import DECLINE
+
+    if not answer.answerable and answer.text != DECLINE:  # the sources say what is asked is not reported
+        return (f'<div class="pq-notreported" id="pq-answer-{turn}">\n\n<span class="pq-label">Not reported</span> '
+                f'{markup(answer.text)}\n\n{copy_link(turn)}</div>')
+    if not answer.answerable:
+        return (
+            f'<div class="pq-decline" id="pq-answer-{turn}">\n\n<span class="pq-label">No answer</span> '
+            f"{markup(answer.text)} The closest papers found are listed under Sources; try rephrasing, "
+            f"widening the year filter, or adding papers in the Library tab.\n\n{copy_link(turn)}</div>"
+        )
+    text = answer.text
+    for sentence in answer.uncited_sentences:  # shown, but never as cited
+        text = text.replace(sentence, f"\x00{sentence}\x01", 1)
+    body = chipped(text, turn, answer.citations, markup).replace(
+        "\x00", '<span class="pq-unsupported" title="no cited source supports this">').replace("\x01", "</span>")
     note = (f'\n\n<p class="pq-dropped">{len(answer.dropped)} figure(s) or name(s) left out: no cited source gives them.</p>'
             if answer.dropped else "")
-    return f'<div class="pq-answer" id="pq-answer-{turn}">\n\n{"".join(out)}{note}\n\n</div>'
+    return f'<div class="pq-answer" id="pq-answer-{turn}">\n\n{body}{note}\n\n{copy_link(turn)}</div>'
 
 
 VERDICT_CLASS = {"SUPPORTS": "pq-supports", "CONTRADICTS": "pq-contradicts", "NOT ENOUGH INFO": "pq-nei"}
@@ -110,17 +134,8 @@ def verdict_html(answer, abstracts: dict[str, str]) -> str:
     """A claim check: the verdict, the model's reason with citation chips, then the papers it rests on."""
     verdict = answer.verdict or "NOT ENOUGH INFO"
     reason = answer.text.split(":", 1)[1].strip() if answer.text.startswith(verdict) else answer.text
-    titles = {c.key: c.title for c in answer.citations}
-    out = []
-    for index, piece in enumerate(MARKER.split(reason)):
-        if index % 2 == 0:
-            out.append(esc(piece))
-        elif int(piece) in titles:
-            out.append(chip("check", int(piece), titles[int(piece)]))
-        else:
-            out.append(esc(f"[{piece}]"))
     return (f'<div class="pq-verdict {VERDICT_CLASS.get(verdict, "pq-nei")}" id="pq-verdict-result">'
-            f'<p class="pq-verdict-label"><strong>{esc(verdict)}</strong></p><p>{"".join(out)}</p></div>'
+            f'<p class="pq-verdict-label"><strong>{esc(verdict)}</strong></p><p>{chipped(reason, "check", answer.citations)}</p></div>'
             + sources_html(answer, "check", abstracts))
 
 
@@ -137,22 +152,27 @@ WAITING_HTML = ('<div class="pq-waiting">\n\nWaiting for the model… (with ques
                 "position shows at the bottom right)\n\n</div>")
 
 
-def sources_html(answer, turn: int, abstracts: dict[str, str], hidden: bool = False) -> str:
-    """The sources of one answer: each cited paper (in citation order), then the retrieved ones not cited."""
+def sources_html(answer, turn, abstracts: dict[str, str], hidden: bool = False, copy_text: str | None = None,
+                 pending: bool = False) -> str:
+    """The sources of one answer: each cited paper (in citation order), then the retrieved ones not cited.
+    `pending`: retrieval is done and the answer is still being written (nothing is cited yet); `copy_text` is
+    what the answer's copy link copies."""
     by_id = {hit.paper_id: hit for hit in answer.contexts}
     cited_ids = {c.paper_id for c in answer.citations}
-    parts = [f'<div class="pq-turn" id="pq-turn-{turn}"{" hidden" if hidden else ""}>',
+    parts = [f'<div class="pq-turn{" pq-pending" if pending else ""}" id="pq-turn-{turn}"{" hidden" if hidden else ""}>',
              f'<p class="pq-question">Sources for: <q>{esc(answer.question)}</q></p>']
+    if copy_text is not None:
+        parts.append(f'<pre class="pq-copy-text" id="pq-copy-text-{turn}" hidden>{esc(copy_text)}</pre>')
     if answer.citations:
         parts.append("<h4>Cited</h4>")
         for c in answer.citations:
             hit = by_id.get(c.paper_id)
             if hit is not None:
-                parts.append(paper_card(f"pq-src-{turn}-{c.key}", f"[{c.key}]", hit,
-                                        abstracts.get(c.paper_id, hit.text), c.sentences, cited=True))
+                parts.append(paper_card(f"pq-src-{turn}-{c.key}", f"[{c.key}]", hit, abstracts.get(c.paper_id, hit.text),
+                                        c.sentences, cited=True, page=getattr(c, "page", None)))
     uncited = [hit for hit in answer.contexts if hit.paper_id not in cited_ids]
     if uncited:
-        parts.append("<h4>Retrieved, not cited</h4>")
+        parts.append("<h4>Retrieved — the answer is being written</h4>" if pending else "<h4>Retrieved, not cited</h4>")
         for rank, hit in enumerate(uncited, 1):
             parts.append(paper_card(f"pq-ret-{turn}-{rank}", "·", hit, abstracts.get(hit.paper_id, hit.text)))
     if not answer.contexts:
@@ -162,6 +182,7 @@ def sources_html(answer, turn: int, abstracts: dict[str, str], hidden: bool = Fa
 
 
 def search_html(query: str, hits, abstracts: dict[str, str]) -> str:
+    """Library results; each card's score is the fused keyword + semantic score of this search."""
     if not hits:
         return f'<p class="pq-empty">No paper matches <q>{esc(query)}</q>.</p>'
     cards = [paper_card(f"pq-hit-{rank}", f"{rank}.", hit, abstracts.get(hit.paper_id, hit.text))
@@ -198,3 +219,11 @@ def status_text(answer, stopped: bool) -> str:
     elif not answer.answerable:
         parts.insert(0, "no answer in the indexed papers")
     return markup(" · ".join(parts))
+
+
+def undated_note(hidden: int) -> str:
+    """The note under results when a year filter hides papers that have no year (a Markdown component's text)."""
+    if not hidden:
+        return ""
+    return markup(f"{hidden} paper{'s' if hidden != 1 else ''} without a year hidden "
+                  "(tick 'Include papers without a year' to include them)")

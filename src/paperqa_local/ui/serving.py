@@ -101,8 +101,9 @@ def serve(data_dir: str | Path | None = None, model: str | None = None, host: st
     from ..qa import PaperQA
 
     qa = PaperQA(data_dir=data_dir, model=model, **overrides)
-    if seeds and Path(seeds).is_dir() and qa.store.count() == 0:
-        print(f"The index at {qa.store.location()} is empty: indexing the seeds in {seeds} first (a minute or two)…",
+    stats = qa.stats() if seeds and Path(seeds).is_dir() else None
+    if stats is not None and stats["chunks"] == 0:
+        print(f"The index at {stats['store']} is empty: indexing the seeds in {seeds} first (a minute or two)…",
               file=sys.stderr, flush=True)
         report = qa.ingest([seeds], progress=_log_progress())
         print(f"Indexed {report.new_papers} papers ({len(report.problems)} records skipped).", file=sys.stderr, flush=True)
