@@ -310,10 +310,15 @@ def test_answers_through_the_server_equal_the_in_process_ones(servers, tmp_path)
     a, b = local.ask(question), served.ask(question)
     assert b.answerable and [c.title for c in b.citations] == [DEOXYS]
     assert "decline_logprob" in b.signals  # read from the server's log-probabilities, not the text path
-    assert (b.raw_text, b.text, b.signals) == (a.raw_text, a.text, a.signals)
+    assert (b.raw_text, b.text) == (a.raw_text, a.text)
+    # the server evaluates the prompt in other batches than llama.cpp in-process: the same log-probability up to
+    # float rounding, never a different decision
+    assert b.signals["relevance"] == a.signals["relevance"]
+    assert b.signals["decline_logprob"] == pytest.approx(a.signals["decline_logprob"], abs=0.05)
     claim = "Deoxys reduces VM downtime compared to a legacy policy"
     a, b = local.check(claim, explain=False), served.check(claim, explain=False)
-    assert (b.verdict, b.label_scores) == (a.verdict, a.label_scores)
+    assert b.verdict == a.verdict
+    assert b.label_scores == pytest.approx(a.label_scores, abs=0.05)
 
 
 @pytest.mark.slow
