@@ -295,13 +295,15 @@ def _with_previous_papers(qa: PaperQA, hits: list[SearchHit], paper_ids: list[st
 
 
 def answer_stream(qa: PaperQA, question: str, k=None, year_from=None, year_to=None, history=None,
-                  stop: threading.Event | None = None, include_undated=False) -> Iterator[str | Answer]:
+                  stop: threading.Event | None = None, include_undated=False,
+                  hits: list[SearchHit] | None = None) -> Iterator[str | Answer]:
     settings = qa.settings
     started = time.perf_counter()
     question = " ".join(question.split())
     previous = previous_turn(history)
-    hits = qa.search(condense(question, history), k=k or settings.k, year_from=year_from, year_to=year_to,
-                     include_undated=include_undated)
+    if hits is None:  # `hits`: what `qa.answer_hits` found for this question (the UI shows them while it writes)
+        hits = qa.search(condense(question, history), k=k or settings.k, year_from=year_from, year_to=year_to,
+                         include_undated=include_undated)
     if previous and previous[2]:
         hits = _with_previous_papers(qa, hits, previous[2])
     sources = select_evidence(qa, question if not previous else f"{previous[0]} {question}", hits, qa.evidence_budget())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .cli_shared import print_json
+from .cli_shared import print_result
 from .errors import PaperQAError
 
 
@@ -29,9 +29,5 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from .eval.qa import run_qa_eval
 
         result = run_qa_eval(args)
-    if args.json:
-        print_json(result)
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
+    print_result(result, args.json)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli_shared import open_qa, print_json
+from .cli_shared import open_qa, print_json, print_result
 from .errors import PaperQAError
 
 
@@ -51,11 +51,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     qa = open_qa(args)
     qa.store = Store(qa.settings, create=False)
     stats = qa.stats()
-    if args.json:
-        print_json(stats)
-    else:
-        for key, value in stats.items():
-            print(f"{key}: {value}")
+    print_result(stats, args.json)
     return 0
 
 

@@ -20,3 +20,12 @@ def open_qa(args: argparse.Namespace, **extra: Any):
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def print_result(result: dict[str, Any], as_json: bool) -> None:
+    """A command's result: JSON, or one "key: value" line per field."""
+    if as_json:
+        print_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")

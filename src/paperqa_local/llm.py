@@ -16,7 +16,7 @@ from pathlib import Path
 from .config import Settings
 from .errors import ModelError
 from .hardware import gpu_offload_supported
-from .llm_base import LLM, Generation
+from .llm_base import LLM, Generation, chat_formatter
 
 __all__ = ["LLM", "Generation", "LlamaCppLLM", "load_llm", "pick_gpu_layers"]  # the interface is handed out here too
 
@@ -193,15 +193,7 @@ class LlamaCppLLM(LLM):
     def _render(self, messages, prefix: str = "") -> list[int]:
         """The chat template of the GGUF, rendered and tokenized as llama-cpp-python's chat handler does."""
         if self._formatter is None:
-            from llama_cpp import llama_chat_format
-
-            model = self.model
-            template = model.metadata.get("tokenizer.chat_template")
-            if not template:
-                raise ModelError(f"{self.path.name} has no chat template in its metadata — use an instruct/chat GGUF")
-            piece = lambda token: model._model.token_get_text(token) if token >= 0 else ""  # noqa: E731
-            self._formatter = llama_chat_format.Jinja2ChatFormatter(
-                template=template, eos_token=piece(model.token_eos()), bos_token=piece(model.token_bos()))
+            self._formatter = chat_formatter(self.model, self.path.name)
         result = self._formatter(messages=messages)
         return self.model.tokenize((result.prompt + prefix).encode(), add_bos=not result.added_special, special=True)
 

@@ -7,6 +7,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from .errors import ModelError
+
 
 @dataclass
 class Generation:
@@ -49,3 +51,16 @@ class LLM(ABC):
 
     def count_tokens(self, text: str) -> int:
         return max(1, len(text) // 4)
+
+
+def chat_formatter(model, name: str):
+    """The chat template a GGUF carries, as llama-cpp-python's Jinja2 formatter (`model`: a loaded `Llama`, a
+    vocabulary-only one will do); the fix named when the file has none."""
+    from llama_cpp import llama_chat_format
+
+    template = model.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ModelError(f"{name} has no chat template in its metadata — use an instruct/chat GGUF")
+    piece = lambda token: model._model.token_get_text(token) if token >= 0 else ""  # noqa: E731
+    return llama_chat_format.Jinja2ChatFormatter(
+        template=template, eos_token=piece(model.token_eos()), bos_token=piece(model.token_bos()))

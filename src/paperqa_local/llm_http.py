@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import ModelError
-from .llm_base import LLM
+from .llm_base import LLM, chat_formatter
 
 log = logging.getLogger(__name__)
 
@@ -88,19 +88,13 @@ class HttpLLM(LLM):
         with self._loading:
             if self._vocab is None:
                 import llama_cpp
-                from llama_cpp import llama_chat_format
 
                 try:
                     vocab = llama_cpp.Llama(model_path=str(self.gguf), vocab_only=True, verbose=False)
                 except (ValueError, RuntimeError, OSError) as exc:
                     raise ModelError(f"llama.cpp could not read the vocabulary of {self.gguf} ({exc}) — "
                                      "set `model` to the GGUF the LLM servers run") from exc
-                template = vocab.metadata.get("tokenizer.chat_template")
-                if not template:
-                    raise ModelError(f"{self.gguf.name} has no chat template in its metadata — use an instruct/chat GGUF")
-                piece = lambda token: vocab._model.token_get_text(token) if token >= 0 else ""  # noqa: E731
-                self._formatter = llama_chat_format.Jinja2ChatFormatter(
-                    template=template, eos_token=piece(vocab.token_eos()), bos_token=piece(vocab.token_bos()))
+                self._formatter = chat_formatter(vocab, self.gguf.name)
                 self._vocab = vocab
             return self._vocab
 

@@ -269,13 +269,14 @@ class PaperQA:
 
     def stream(self, question: str, k: int | None = None, year_from: int | None = None, year_to: int | None = None,
                history: list[tuple[str, str]] | None = None, stop: threading.Event | None = None,
-               include_undated: bool = False) -> Iterator[str | Answer]:
-        """Tokens of the answer as they are written, then the final `Answer`."""
+               include_undated: bool = False, hits: list[SearchHit] | None = None) -> Iterator[str | Answer]:
+        """Tokens of the answer as they are written, then the final `Answer`. `hits`: the papers `answer_hits`
+        already found for this question, so they are not searched for again."""
         from .answer import answer_stream
 
         self.check_model()
         for event in answer_stream(self, question, k=k, year_from=year_from, year_to=year_to, history=history,
-                                   stop=stop, include_undated=include_undated):
+                                   stop=stop, include_undated=include_undated, hits=hits):
             yield self._with_pages(event) if isinstance(event, Answer) else event
 
     def _with_pages(self, answer: Answer) -> Answer:

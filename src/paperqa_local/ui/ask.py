@@ -66,7 +66,7 @@ def ask_tab(app, shared: Shared, filters: Filters, last, pending, side: Sidebar)
             yield (chat, sources_panel(panels, sources_html(found, number, shared.abstracts_for(hits), pending=True)),
                    *skip[1:])
             for event in qa.stream(question, k=int(k), year_from=year_from, year_to=year_to, history=earlier,
-                                   stop=stop, include_undated=bool(include_undated)):
+                                   stop=stop, include_undated=bool(include_undated), hits=hits):
                 if me.chat_id != chat_id:  # another conversation was opened: stop, and show nothing more
                     stop.set()
                 elif isinstance(event, str):
