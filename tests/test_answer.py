@@ -256,6 +256,31 @@ def test_a_not_reported_sentence_repeating_the_questions_figure_stays_a_note(fig
     assert [c.paper_id for c in answer.citations] == ["p-tides"]
 
 
+def test_an_answer_that_only_says_what_is_missing_gets_what_the_best_paper_does_say(figure_qa):
+    qa = figure_qa(ScriptedLLM("TideNet [1] does not report what the counting costs."))
+    answer = qa.ask("How does TideNet count juvenile fish in tide pools, and what does the counting cost?")
+    assert answer.answerable and [c.paper_id for c in answer.citations] == ["p-tides"]
+    said, note = answer.text.split(" [1]. ")
+    assert said in ("TideNet counts juvenile fish in tide pools", "According to TideNet, juvenile fish grow 2.5x faster in warm tide pools")
+    assert note == "TideNet does not report what the counting costs."
+
+
+def test_a_question_about_one_thing_sends_only_the_paper_far_ahead(figure_qa):
+    import dataclasses
+
+    from paperqa_local.evidence import select_evidence
+
+    qa = figure_qa(ScriptedLLM())
+    tides, coral = qa.paper_hits(["p-tides", "p-coral"])
+    hits = [dataclasses.replace(tides, score=1.0), dataclasses.replace(coral, score=0.7)]
+    one = select_evidence(qa, "Is there a tool that counts juvenile fish in tide pools?", hits, 400)
+    several = select_evidence(qa, "What are the approaches to counting juvenile fish in tide pools?", hits, 400)
+    assert [s.hit.paper_id for s in one] == ["p-tides"]
+    assert [s.hit.paper_id for s in several] == ["p-tides", "p-coral"]
+    hits[1] = dataclasses.replace(coral, score=0.85)  # close behind the best: a source either way
+    assert len(select_evidence(qa, "Is there a tool that counts juvenile fish in tide pools?", hits, 400)) == 2
+
+
 # ---- the real 0.5B over the real seeds: figures, near-misses, half-answerable questions (dev-split questions) ----
 
 def _cited_figures_are_in_their_papers(qa, answer) -> list[str]:

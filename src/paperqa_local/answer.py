@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .asks import asked_figures, gives
-from .evidence import Source, render_sources, select_evidence
+from .evidence import Source, best_sentence, render_sources, select_evidence
 from .guard import copies
 from .models import calibration_for
 from .support import MARKER, check_sentence, figures
-from .wording import MarkerFilter, lead_for, name_sources, strip_copied_headers, third_person
+from .wording import MarkerFilter, lead_for, name_sources, said_by, strip_copied_headers, third_person
 from .text import split_sentences
 from .types import Answer, Citation, SearchHit
 
@@ -374,10 +374,17 @@ def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], questio
     was asked for and no verified sentence gives one."""
     text, support, uncited, dropped = verify_citations(qa, raw, sources, question)
     answer.uncited_sentences, answer.dropped = uncited, dropped
-    if not support:  # nothing verified: the model's word on what is not reported, else the decline
-        answer.text = text if text and NOT_REPORTED.search(text) and not uncited else DECLINE
-        return
     by_key = {source.key: source for source in sources}
+    if not support:  # nothing verified: the model's word on what is not reported, else the decline
+        note = text if text and NOT_REPORTED.search(text) and not uncited else ""
+        if not sources or not (note or sources[0].relevance >= calibration_for(qa.llm.name).answer.answer_relevance):
+            answer.text = note or DECLINE
+            return
+        # the best-ranked paper is about the question (the decline was not allowed) but the model said only what
+        # it lacks, or nothing that held: its sentence closest to the question answers what it does say
+        sentence = said_by(sources[0], best_sentence(qa, question, sources[0])[0])
+        support = {sources[0].key: [sentence]}
+        text = " ".join([_with_markers(sentence, [sources[0].key]), note]).strip()
     text = text + "".join(f" {part}" for part in answer_asked_figures(question, text, support, sources))
     answer.text = text
     answer.answerable = True

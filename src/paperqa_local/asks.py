@@ -32,6 +32,7 @@ _METRICS = {
     "milliseconds": ("ms", "millisecond"), "seconds": ("s", "sec", "second"), "hours": ("hour", "hours", "h"),
     "throughput": ("tokens/s", "throughput", "per second", "/s"), "success rate": ("success", "%"),
     "tokens per second": ("tokens/s", "tokens per second", "token/s", "tok/s"), "score": ("score",),
+    "power": ("watt", "w", "mw", "kw", "power"), "energy": ("energy", "joule", "j", "mj", "wh", "kwh"),
 }
 _UNITS = {"hz", "milliseconds", "seconds", "hours", "tokens per second"}
 _METRIC = re.compile(r"\b(" + "|".join(re.escape(m) for m in sorted(_METRICS, key=len, reverse=True)) + r")\b", re.I)
@@ -52,7 +53,7 @@ class Ask:
 
 def asked_figures(question: str) -> list[Ask]:
     """The figures a question asks for, in its order; none for a question that asks for no figure."""
-    text = " ".join(question.split())
+    text = re.sub(r"\b(what|how|which)'s\b", r"\1 is", " ".join(question.split()), flags=re.I)
     asks: list[Ask] = []
     for m in re.finditer(r"\bhow many (times )?([\w/-]+(?: [\w/-]+){0,3})", text, re.I):
         if m.group(1) or m.group(2).lower().split()[0] in ("faster", "quicker", "slower", "more"):
@@ -70,7 +71,7 @@ def asked_figures(question: str) -> list[Ask]:
     if re.search(r"\bhow much (faster|quicker|slower)\b|\bhow many times\b|\bwhat ([\w-]+ ){0,2}speed-?ups?\b|"
                  r"\bhow much (of a |end-to-end )?speed-?up\b", text, re.I):
         _add_speedup(asks)
-    if re.search(r"\bwhat (percent|percentage|share|fraction|proportion)\b|\bwhat % |\bhow much (\w+ ){0,6}"
+    if re.search(r"\bwhat (percent|percentage|share|fraction|proportion)\b|\bwhat % |\bhow much ([\w-]+ ){0,6}"
                  r"(reduc|cut|sav|lower|drop|shrink|improv|increas|fewer|less)\w*", text, re.I):
         asks.append(Ask("the percentage", ("reduc", "sav", "cut", "lower", "fewer", "less", "improv", "increas",
                                            "from", "drop", "percent", "share"), ("%", "×", "x", "fold")))

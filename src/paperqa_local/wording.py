@@ -39,6 +39,16 @@ def lead_for(source: Source) -> str:
     return f"{short_name(source.hit.title) or source.hit.title} [{source.key}]"
 
 
+def said_by(source: Source, sentence: str) -> str:
+    """A sentence of `source`'s abstract as an answer sentence: third person, naming the paper."""
+    sentence = third_person(" ".join(sentence.split()), source)
+    name = short_name(source.hit.title) or source.hit.title
+    if name.lower() in sentence.lower():
+        return sentence
+    head = sentence[:1].lower() + sentence[1:] if sentence[1:2].islower() else sentence
+    return f"According to {name}, {head}"
+
+
 def third_person(sentence: str, source: Source | None) -> str:
     """'We compute …' pasted from an abstract → 'The authors of HeadTrim compute …'."""
     match = re.match(r"(We|Our)\b", sentence)
