@@ -188,3 +188,38 @@ def test_a_source_stating_the_negation_turns_supports_into_contradicts(tmp_path)
     answer = scoring_qa(tmp_path, llm).check("Bleached corals never recover.", explain=False)
     assert answer.verdict == "CONTRADICTS" and answer.signals["supports_negation"] == -0.2
     assert llm.prompts[-1][-1]["content"].endswith("Claim: It is not true that bleached corals never recover.")
+
+
+class QuestionLLM(ScoringLLM):
+    """Answers a claim asked as a question: "no" to "Is it true that …?", "yes" to "Is it false that …?"."""
+
+    def score_options(self, messages, options, prefix=""):
+        self.prompts.append(messages)
+        last = messages[-1]["content"]
+        if "Question: Is it false that" in last:
+            return [-0.1]
+        if "Question: Is it true that" in last:
+            return [-3.0, -0.1, -2.0]  # yes, no, maybe
+        return [self.labels.get(spellings[0], -20.0) for spellings in options]
+
+
+@pytest.mark.usefixtures("every_source_kept")
+def test_a_claim_is_asked_as_a_question_and_read_by_its_linear_calibration(tmp_path, monkeypatch):
+    from paperqa_local import judge
+    from paperqa_local.models import Calibration, ModelCalibration
+
+    # yes → SUPPORTS, no → CONTRADICTS, maybe → NOT ENOUGH INFO; "false: yes" and relevance read as nothing
+    linear = ((1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 0), (0, 0, 0), (0, 0, 0))
+    calibration = ModelCalibration(check=Calibration(linear=linear, centre=(0,) * 5, scale=(1,) * 5))
+    monkeypatch.setattr(judge, "calibration_for", lambda name: calibration)
+    llm = QuestionLLM({"SUPPORTS": -0.1, "CONTRADICTS": -3.0, "NOT_ENOUGH_INFO": -3.0})  # the CHECK prompt says SUPPORTS
+    answer = scoring_qa(tmp_path, llm).check("Bleached corals never recover.", explain=False)
+    assert answer.verdict == "CONTRADICTS" and answer.answerable
+    assert (answer.signals["claim_no"], answer.signals["claim_false_yes"]) == (-0.1, -0.1)
+    asked = next(p for p in llm.prompts if "Is it true that" in p[-1]["content"])
+    assert asked[-1]["content"].endswith("Question: Is it true that Bleached corals never recover?")
+    assert len(asked) == 2 + 2 * 3 and "Bleached corals recover within two years" in asked[-1]["content"]
+    flipped = next(p for p in llm.prompts if "Is it false that" in p[-1]["content"])
+    assert flipped[:-1] == asked[:-1]  # the same examples and abstract: only the question's tokens are new
+    assert judge.linear_label(calibration.check, {"yes": 0, "no": -5, "maybe": -5, "false_yes": 0, "relevance": 1},
+                              ["SUPPORTS", "CONTRADICTS", "NOT ENOUGH INFO"]) == "SUPPORTS"

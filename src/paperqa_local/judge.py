@@ -81,6 +81,35 @@ CHECK = Judgement("check", CHECK_PROMPT, VERDICTS, "NOT ENOUGH INFO", "Claim",
 DECIDE = Judgement("decide", DECIDE_PROMPT, DECISIONS, "maybe", "Question",
                    {"yes": ("yes", "Yes"), "no": ("no", "No"), "maybe": ("maybe", "Maybe")}, DECIDE_EXAMPLES)
 
+# what a claim's linear calibration reads: the claim asked as "Is it true that …?" the way `decide` asks (the
+# probabilities of yes, no, maybe), the probability of yes to "Is it false that …?", the evidence's relevance
+CLAIM_SIGNALS = ("yes", "no", "maybe", "false_yes", "relevance")
+
+
+def claim_signals(qa: PaperQA, llm, claim: str, relevance: float, k=None) -> dict[str, float] | None:
+    """`CLAIM_SIGNALS` for `claim` (the caller holds `llm.lock`); None when the question form finds no evidence.
+    On PubMedQA, asking about the best paper's whole abstract after worked examples separated yes from no far
+    better than numbered evidence sentences did; for claims it did too (benchmarks/judge_variants.py)."""
+    claim = claim.rstrip(".")
+    _, _, _, asked = judge_prompt(qa, f"Is it true that {claim}?", DECIDE, k)
+    if asked is None:
+        return None
+    labels = list(DECIDE.options)
+    found = dict(zip(labels, llm.score_options(asked, [list(DECIDE.options[x]) for x in labels])))
+    flipped = asked[:-1] + [{**asked[-1], "content": asked[-1]["content"].rsplit(f"{DECIDE.prompt_label}: ", 1)[0]
+                             + f"{DECIDE.prompt_label}: Is it false that {claim}?"}]
+    found["false_yes"] = llm.score_options(flipped, [list(DECIDE.options["yes"])])[0]
+    return {**found, "relevance": relevance}
+
+
+def linear_label(calibration, signals: dict[str, float], labels: list[str]) -> str:
+    """The label a linear calibration (`models.Calibration.linear`) gives these signals."""
+    z = [(signals[name] - centre) / scale for name, centre, scale in zip(CLAIM_SIGNALS, calibration.centre, calibration.scale)]
+    rows = [*calibration.linear[:-1]]
+    logits = [sum(value * row[n] for value, row in zip(z, rows)) + calibration.linear[-1][n] for n in range(len(labels))]
+    return labels[max(range(len(labels)), key=logits.__getitem__)]
+
+
 def pick_label(scores: dict[str, float], judgement: Judgement, model_name: str, relevance: float = 0.0) -> str:
     calibration = getattr(calibration_for(model_name), judgement.name)
 
@@ -173,7 +202,12 @@ def judge(qa: PaperQA, text: str, judgement: Judgement, k=None, explain: bool = 
             scores = dict(zip(labels, llm.score_options(messages, [list(judgement.options[x]) for x in labels])))
             answer.verdict = pick_label(scores, judgement, llm.name, sources[0].relevance)
             answer.label_scores = {label: round(value, 4) for label, value in scores.items()}
-            if judgement is CHECK and answer.verdict == "SUPPORTS":
+            calibration = getattr(calibration_for(llm.name), judgement.name)
+            if judgement is CHECK and calibration.linear:
+                signals = claim_signals(qa, llm, text, sources[0].relevance, k)
+                answer.verdict = linear_label(calibration, signals, labels) if signals else judgement.fallback
+                answer.signals.update({f"claim_{name}": round(value, 4) for name, value in (signals or {}).items()})
+            elif judgement is CHECK and answer.verdict == "SUPPORTS":
                 # the same sources asked about the claim's negation (only the claim's tokens are new: the sources'
                 # prefix is cached): a source that states the negation must not yield SUPPORTS
                 negated = messages[:-1] + [{**messages[-1], "content": messages[-1]["content"].rsplit(f"{judgement.prompt_label}: ", 1)[0]
