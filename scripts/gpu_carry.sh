@@ -87,7 +87,22 @@ if not weights.exists():
     save_file({k: v.half().contiguous() for k, v in load_file(src / "model.safetensors").items()}, weights)
 EOF
 
-# 6. the device side
+# 6. for the quality evals (scripts/gpu_eval.sh): SciFact claims and PubMedQA in .gpu/evaldata, and the real 1.5B
+#    in pieces that each fit one call: the first (34 MB) beside .gpu/wheels and .gpu/evaldata's eval files, then
+#    .gpu/w/dNN/q15.NN (62 MB each), appended in order on the device (sha256 checked there at the end)
+if [ -f models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf ] && [ ! -f "$GPU/evaldata/q15.00" ]; then
+  mkdir -p "$GPU/evaldata/eval/scifact" "$GPU/evaldata/eval/pubmedqa" "$GPU/w"
+  cp ../shared/eval/scifact/claims_*.jsonl ../shared/eval/scifact/LICENSE* "$GPU/evaldata/eval/scifact/"
+  gzip -9 -c ../shared/eval/pubmedqa/ori_pqal.json > "$GPU/evaldata/eval/pubmedqa/ori_pqal.json.gz"
+  cp ../shared/eval/pubmedqa/test_ground_truth.json ../shared/eval/pubmedqa/LICENSE* "$GPU/evaldata/eval/pubmedqa/"
+  model=models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+  head -c 34000000 "$model" > "$GPU/evaldata/q15.00"
+  tail -c +34000001 "$model" | split -b 62000000 -d -a 2 - "$GPU/w/q15."
+  for f in "$GPU"/w/q15.*; do mkdir -p "$GPU/w/d${f##*.}"; mv "$f" "$GPU/w/d${f##*.}/"; done
+  say "weights: .gpu/evaldata/q15.00 and $(ls "$GPU/w" | wc -l) pieces in .gpu/w"
+fi
+
+# 7. the device side
 cat > "$GPU/base/device.sh" <<'EOF'
 #!/usr/bin/env bash
 # On the GPU machine, from the repository root:
