@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auth-file", metavar="FILE", help="require a login from this file (one user:password per line)")
     parser.add_argument("--data-dir", help="index directory (default $PAPERQA_LOCAL_HOME or ~/.local/share/paperqa-local)")
     parser.add_argument("--model", help="LLM: default, fast, a file in models/, or a path to a GGUF")
+    parser.add_argument("--collection", metavar="NAME", help="the library each browser tab starts in (default: papers)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     args = parser.parse_args(argv)
     from paperqa_local.cli import configure_logging
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         ui.serve(data_dir=args.data_dir, model=args.model, host=args.host, port=args.port, auth=args.auth,
-                 auth_file=args.auth_file)
+                 auth_file=args.auth_file, collection=args.collection)
     except PaperQAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -27,13 +27,14 @@ TOPICS = {  # page → what its filler sentences are about (none of them says ho
 }
 
 
-def _page(number: int) -> str:
+def _page(number: int, heading: str | None = None, after: str = "") -> str:
     topic, lead, noun = TOPICS[number]
     sentences = [f"{lead} in {noun} {i} of the {topic} work, recorded by observer {chr(65 + i)}." for i in range(14)]
     if number == 3:
         sentences.insert(7, FACT)
-    heading = f"<h1>{TITLE}</h1><p>Ana Ortiz, Bo Lindqvist and Chen Wei</p>" if number == 1 else f"<h2>Section {number}</h2>"
-    return f'<section style="page-break-after: always">{heading}<p>{" ".join(sentences)}</p></section>'
+    if heading is None:
+        heading = f"<h1>{TITLE}</h1><p>Ana Ortiz, Bo Lindqvist and Chen Wei</p>" if number == 1 else f"<h2>Section {number}</h2>"
+    return f'<section style="page-break-after: always">{heading}<p>{" ".join(sentences)} {after}</p></section>'
 
 
 PAPER_HTML = f"<html><head><title>{TITLE}</title></head><body>{''.join(_page(n) for n in TOPICS)}</body></html>"
@@ -194,3 +195,134 @@ def test_cli_ingest_of_a_pdf_then_ask_json_gives_the_page(real_pdf_qa, pdfs, tmp
     assert run.returncode == 0, run.stderr
     record = json.loads(run.stdout)
     assert {c["title"]: c["page"] for c in record["citations"]}.get(TITLE) == 3, record
+
+
+# A PDF whose own title is not its entry's (no title in its metadata, a header line first, the title broken over
+# lines, a subtitle) and no DOI to tell: it takes its .bib or .ris entry by the entry's `file` field, its key, or
+# its title at the head of the first page, and is stored once. Two different papers are never merged.
+DOI = "10.1016/j.ydbio.2021.01.007"
+BIB_ENTRY = ("@article{ortiz2021retinoic,\n  title = {Retinoic Acid Timing in {Axolotl} Limb Regeneration},\n"
+             "  author = {Ortiz, Ana and Lindqvist, Bo and Wei, Chen},\n  journal = {Developmental Biology},\n"
+             f"  year = {{2021}},\n  doi = {{{DOI}}}%s\n}}\n")
+ZEBRAFISH = ("@article{kim2020zebrafish,\n  title = {Zebrafish fin regrowth after cryoinjury},\n  year = {2020},\n"
+             "  abstract = {Zebrafish caudal fins regrew within 14 days after cryoinjury.}\n}\n")
+RIS_ENTRY = ("TY  - JOUR\nID  - ortiz2021retinoic\nTI  - Retinoic Acid Timing in Axolotl Limb Regeneration\n"
+             "AU  - Ortiz, Ana\nAU  - Lindqvist, Bo\nAU  - Wei, Chen\nPY  - 2021\nJO  - Developmental Biology\n"
+             f"DO  - {DOI}\n%sER  - \n")
+ZOTERO_NAME = "Ortiz et al. - 2021 - Retinoic acid timing.pdf"
+MENTION = f"The timing question was first raised in {TITLE} and is taken up here for newts."
+
+
+def _variant(first: str, title: str | None = None, after: str = "") -> str:
+    head = f"<head><title>{title}</title></head>" if title else ""
+    pages = _page(1, first, after) + "".join(_page(n) for n in range(2, 6))
+    return f"<html>{head}<body>{pages}</body></html>"
+
+
+VARIANTS = {  # no <title>: the PDF's metadata has no title
+    "broken": _variant("<p>Developmental Biology Letters 12 (2021) 101-117</p><h1>Retinoic Acid Timing in Axo-<br>lotl "
+                       "Limb Regeneration:<br>A Time Course of Digit Formation</h1><p>Ana Ortiz, Bo Lindqvist</p>"),
+    "draft": _variant("<h1>Lab meeting draft, please do not circulate</h1>"),  # its title is nowhere on it
+    "mentions": _variant("<h1>Blastema Cell Cycle Dynamics in Regenerating Newts</h1>", after=MENTION),
+    "comment": _variant(f"<h1>Comment on &ldquo;{TITLE}&rdquo;</h1><p>Jun Park</p>"),
+    "other-doi": _variant(f"<p>Regeneration Reports 3 (2020)</p><h1>{TITLE}</h1><p>doi: 10.5555/regen.2020.77</p>"),
+}
+
+
+@pytest.fixture(scope="session")
+def variants(tmp_path_factory) -> dict[str, Path]:
+    from playwright.sync_api import sync_playwright
+
+    folder = tmp_path_factory.mktemp("pdf-variants")
+    paths = {name: folder / f"{name}.pdf" for name in VARIANTS}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        page = browser.new_page()
+        for name, html in VARIANTS.items():
+            page.set_content(html)
+            page.pdf(path=str(paths[name]), format="A4")
+        browser.close()
+    return paths
+
+
+def _library(folder: Path, files: dict[str, Path | str]) -> Path:
+    """A folder holding these files: a path is copied under the given name, a string is the file's text."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        if isinstance(content, Path):
+            (folder / name).write_bytes(content.read_bytes())
+        else:
+            (folder / name).write_text(content, encoding="utf-8")
+    return folder
+
+
+def _the_entry_with_the_full_text(qa: PaperQA) -> dict:
+    [paper] = [paper for paper in qa.papers() if paper["paper_id"] == f"doi:{DOI}"]
+    assert (paper["title"], paper["year"], paper["venue"]) == ("Retinoic Acid Timing in Axolotl Limb Regeneration", 2021,
+                                                               "Developmental Biology")
+    assert paper["byline"] == "Ortiz et al." and paper["chunks"] > 5 and paper["abstract"]
+    assert qa.search(QUESTION, k=1)[0].page == 3  # the PDF's pages, under the entry
+    return paper
+
+
+@pytest.mark.parametrize("kind", ["bib", "ris"])
+def test_a_pdf_titled_otherwise_gets_the_entry_whose_title_heads_its_first_page(hash_qa, variants, tmp_path, kind):
+    entry = BIB_ENTRY % "" + ZEBRAFISH if kind == "bib" else RIS_ENTRY % ""
+    folder = _library(tmp_path / "lib", {"broken.pdf": variants["broken"], f"refs.{kind}": entry})
+    report = hash_qa.ingest([folder])
+    assert (report.new_papers, report.duplicates) == (2 if kind == "bib" else 1, 1)
+    _the_entry_with_the_full_text(hash_qa)
+    assert "Developmental Biology Letters" not in {paper["title"] for paper in hash_qa.papers()}  # no second copy
+    again = hash_qa.ingest([folder])
+    assert (again.new_papers, again.chunks_embedded) == (0, 0)
+
+
+@pytest.mark.parametrize("names", [
+    {"file": f"{{Full Text PDF:/home/ana/Zotero/storage/QX7T2B/{ZOTERO_NAME}:application/pdf;"
+             "Snapshot:/home/ana/Zotero/storage/QX7T2B/page.html:text/html}", "pdf": ZOTERO_NAME},  # Zotero's export
+    {"file": f"{{C\\:\\\\Users\\\\ana\\\\papers\\\\{ZOTERO_NAME}}}", "pdf": ZOTERO_NAME},  # a Windows path
+    {"file": None, "pdf": "ortiz2021retinoic.pdf"},  # the PDF named after the key
+    {"L1": f"file:///home/ana/papers/{ZOTERO_NAME}", "pdf": ZOTERO_NAME},  # RIS L1
+    {"L1": None, "pdf": "ortiz2021retinoic.pdf"},  # RIS ID
+], ids=["zotero-file", "windows-path", "bib-key", "ris-L1", "ris-ID"])
+def test_a_pdf_named_by_its_entry_gets_it_though_its_first_page_does_not_say(hash_qa, variants, tmp_path, names):
+    if "L1" in names:
+        refs = ("refs.ris", RIS_ENTRY % (f"L1  - {names['L1']}\n" if names["L1"] else ""))
+    else:
+        refs = ("refs.bib", BIB_ENTRY % (f",\n  file = {names['file']}" if names["file"] else ""))
+    folder = _library(tmp_path / "lib", {names["pdf"]: variants["draft"], refs[0]: refs[1]})
+    report = hash_qa.ingest([folder])
+    assert (report.new_papers, report.duplicates) == (1, 1), [p["title"] for p in hash_qa.papers()]
+    _the_entry_with_the_full_text(hash_qa)
+
+
+@pytest.mark.parametrize("variant, name", [
+    ("mentions", "mentions.pdf"),  # the entry's title far down the first page of another paper
+    ("comment", "comment.pdf"),  # a comment on the entry's paper, headed by its title
+    ("other-doi", "other-doi.pdf"),  # the entry's title at its head, but another DOI
+    ("draft", "ortiz2021.pdf"),  # named after no key (the entry's is ortiz2021retinoic)
+])
+def test_a_different_paper_is_never_merged_with_an_entry(hash_qa, variants, tmp_path, variant, name):
+    folder = _library(tmp_path / "lib", {"refs.bib": BIB_ENTRY % "", name: variants[variant]})
+    report = hash_qa.ingest([folder])
+    assert (report.new_papers, report.duplicates) == (2, 0)
+    [entry] = [paper for paper in hash_qa.papers() if paper["paper_id"] == f"doi:{DOI}"]
+    assert entry["chunks"] == 1 and not entry["abstract"] and entry["source"] == "refs.bib"  # still the bare reference
+
+
+def test_a_pdf_that_two_entries_fit_takes_neither(hash_qa, variants, tmp_path):
+    course = BIB_ENTRY.replace("ortiz2021retinoic", "ortiz2022course").replace(DOI, "10.1016/j.ydbio.2022.05.001")
+    course = course.replace("Limb Regeneration}", "Limb Regeneration: A Time Course of Digit Formation}")
+    folder = _library(tmp_path / "lib", {"refs.bib": BIB_ENTRY % "" + course % "", "broken.pdf": variants["broken"]})
+    report = hash_qa.ingest([folder])
+    assert (report.new_papers, report.duplicates) == (3, 0)
+    assert all(paper["chunks"] == 1 for paper in hash_qa.papers() if paper["paper_id"].startswith("doi:"))
+
+
+def test_attachment_fields_give_the_pdf_names():
+    from paperqa_local.sources.matching import pdf_names
+
+    assert pdf_names("Full Text PDF:/z/storage/AB/Ortiz et al. - 2021 - A.B test.pdf:application/pdf;"
+                     "Snapshot:/z/storage/AB/page.html:text/html") == ["Ortiz et al. - 2021 - A.B test.pdf"]
+    assert pdf_names("C\\:\\\\Users\\\\me\\\\x.PDF") == ["x.PDF"] and pdf_names("internal-pdf://0423/y.pdf") == ["y.pdf"]
+    assert pdf_names("") == [] and pdf_names("Snapshot:/z/page.html:text/html") == []

@@ -318,7 +318,7 @@ def test_cli_papers_list_and_remove(tmp_path):
     listed = _cli(home, "papers", "list")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    assert lines[-1] == "6 papers" and len(lines) == 7
+    assert lines[-1] == "6 papers in library papers" and len(lines) == 7
     assert lines[0].split()[1:4] == ["2016", "He", "et"] and lines[0].endswith("Deep residual learning for image recognition")
     assert any(line.startswith("arxiv:2307.09288") and "2023  Touvron et al." in line for line in lines)
     as_json = json.loads(_cli(home, "papers", "list", "--json").stdout)
@@ -336,5 +336,7 @@ def test_cli_papers_list_and_remove(tmp_path):
     assert again.returncode == 1 and "nothing removed" in again.stderr
     nothing = _cli(home, "papers", "remove")
     assert nothing.returncode == 1 and "give the ids" in nothing.stderr
-    assert _cli(home, "papers", "list").stdout.splitlines()[-1] == "4 papers"
+    assert _cli(home, "papers", "list").stdout.splitlines()[-1] == "4 papers in library papers"
+    other = _cli(home, "--collection", "astro-notes", "papers", "list")  # another library of the data directory
+    assert other.returncode == 1 and "no collection 'astro-notes'" in other.stderr
     assert "Traceback" not in unknown.stderr + by_file.stderr + again.stderr + nothing.stderr

@@ -57,9 +57,9 @@ def test_undated_count(qa, hash_qa):
 
 def test_undated_note(qa):
     from paperqa_local.ui.render import undated_note
-    from paperqa_local.ui.shared import Shared
+    from paperqa_local.ui.shared import Library
 
-    shared = Shared(qa)
+    shared = Library(qa)  # each library's own count
     note = shared.undated_note(2020, None, False)
     assert note.startswith("2 papers without a year hidden")
     assert "Include papers without a year" in note

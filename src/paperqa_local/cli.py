@@ -125,7 +125,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .ui import serve
 
-    serve(data_dir=args.data_dir, model=args.model, host=args.host, port=args.port, auth=args.auth, auth_file=args.auth_file)
+    serve(data_dir=args.data_dir, model=args.model, host=args.host, port=args.port, auth=args.auth, auth_file=args.auth_file,
+          collection=args.collection)
     return 0
 
 
@@ -136,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--data-dir", help="data directory (default: $PAPERQA_LOCAL_HOME or ~/.local/share/paperqa-local)")
+    parser.add_argument("--collection", metavar="NAME",
+                        help="library: a Chroma collection in the data directory, created by its first ingest (default: papers)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v for progress messages, -vv for debug")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -80,7 +80,7 @@ def cmd_papers(args: argparse.Namespace) -> int:
         for record in records:
             who = (record["byline"] or "–")[:24]
             print(f"{record['paper_id']:<{width}}  {record['year'] or '    '}  {who:<24}  {record['title']}")
-        print(f"{len(records)} paper{'s' * (len(records) != 1)}")
+        print(f"{len(records)} paper{'s' * (len(records) != 1)} in library {qa.settings.collection}")
         return 0
     if not args.ids and not args.files:
         raise PaperQAError("give the ids of the papers to remove (see `paperqa-local papers list`), or --file F")

@@ -34,6 +34,15 @@ def default_models_dir() -> Path:
 
 
 COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]")  # Chroma's rule
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+def check_collection_name(name: str) -> str:
+    """`name` if Chroma accepts it as a collection (a library), else a ValueError saying what a name may be."""
+    if not COLLECTION_NAME.fullmatch(name) or ".." in name or _IPV4.fullmatch(name):
+        raise ValueError(f"{name!r} is not a Chroma collection name — use 3 to 512 letters, digits, '.', '_' or '-', "
+                         "starting and ending with a letter or digit (no '..', not an IP address)")
+    return name
 
 
 class Settings(BaseSettings):
@@ -104,10 +113,7 @@ class Settings(BaseSettings):
     @field_validator("collection")
     @classmethod
     def _chroma_collection_name(cls, name: str) -> str:
-        if not COLLECTION_NAME.fullmatch(name):
-            raise ValueError(f"{name!r} is not a Chroma collection name — use 3 to 512 letters, digits, '.', '_' or '-', "
-                             "starting and ending with a letter or digit")
-        return name
+        return check_collection_name(name)
 
     def store_dir(self) -> Path:
         return self.home / "store"

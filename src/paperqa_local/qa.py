@@ -102,6 +102,30 @@ class PaperQA:
             self.settings = self.settings.model_copy(update={"model": model})
             self._llm = None
 
+    # libraries: the collections of one data directory
+    def collections(self) -> list[dict[str, Any]]:
+        """The libraries (Chroma collections) stored in this data directory, or on this Chroma server, by name:
+        [{"name": "papers", "papers": 39}, …]; this PaperQA's own is listed once it has been opened."""
+        return [{"name": name, "papers": papers} for name, papers in self.store.collections().items()]
+
+    def with_collection(self, name: str) -> PaperQA:
+        """A PaperQA over another library of the same data directory, created empty when new, with every other
+        setting of this one; it shares this one's embedder and LLM, so nothing is loaded again. A name Chroma
+        refuses raises ConfigError, a library built with another embedding model StoreError, each with the fix."""
+        from .config import check_collection_name
+        from .errors import ConfigError
+
+        try:
+            check_collection_name(name)
+        except ValueError as exc:
+            raise ConfigError(f"{exc}, e.g. my-library") from None
+        if name == self.settings.collection:
+            return self
+        other = PaperQA(settings=self.settings.model_copy(update={"collection": name}), embedder=self._embedder,
+                        llm=self._llm)
+        other.store.count()  # opened (or created) now: a refusal comes here, not at its first question
+        return other
+
     # the index
     def ingest(self, paths: list[str | Path] | str | Path, progress=None) -> IngestReport:
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)

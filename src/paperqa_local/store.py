@@ -110,6 +110,19 @@ class Store:
         with store_errors(self.location(), self._path()):
             return self.collection.count()
 
+    def collections(self) -> dict[str, int]:
+        """Every collection of this store (the libraries of one data directory, or of one Chroma server) and how
+        many papers it holds, by name. Papers are counted by their first chunks' ids (no metadata read), so
+        listing a large store is quick. An embedded store that was never written lists nothing (and stays so)."""
+        if not self.settings.chroma_host and not (self.settings.store_dir() / "chroma.sqlite3").is_file():
+            return {}
+        found = {}
+        with _OPENING, store_errors(self.location(), self._path()):
+            for item in self.client.list_collections():  # Collection objects (chromadb 1.x), names in 0.6
+                collection = item if hasattr(item, "get") else self.client.get_collection(item)
+                found[collection.name] = len(collection.get(where={"position": 0}, include=[])["ids"])
+        return dict(sorted(found.items()))
+
     def declared_content(self) -> str:
         """On a Chroma server: what its last writer declared its content to be (`keyword.content_digest`, or
         PENDING while a write is under way), kept in the collection's metadata, where every app instance, on any

@@ -90,6 +90,10 @@ class Paper:
     entry_type: str | None = None  # the BibTeX type it came as, or its RIS type in BibTeX's words: article, inproceedings …
     # a full text's pages, in order: (page number, 1-based; its text or a piece of it); `abstract` is then their text
     pages: list[tuple[int, str]] = field(default_factory=list)
+    # what a reference entry says of its PDF, to find it among the files ingested with it (not stored):
+    # the entry's BibTeX key or RIS ID, and the names of the files attached to it (Zotero's `file` field, RIS L1)
+    citation_key: str | None = None
+    attachments: list[str] = field(default_factory=list)
 
     def metadata(self) -> dict[str, Any]:
         """Flat metadata for the vector store (scalars only; unknown values left out). A paper listed without an

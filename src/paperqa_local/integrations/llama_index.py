@@ -30,7 +30,7 @@ from ..types import Answer, Citation, Paper, Problem, SearchHit, arxiv_id_of, do
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])")  # text.split_sentences' boundary
 _HYPHEN_BREAK = re.compile(r"(\w)-\n(?=[a-z])")  # "retrie-\nval": one word broken across two lines
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
-_NO_TITLE = re.compile(r"^(untitled|title|document\d*)$|\.(pdf|docx?|tex|dvi|ps|rtf|odt)$|^microsoft (word|powerpoint) - ", re.I)
+_NO_TITLE = re.compile(r"^(untitled|title|document\d*|about:blank)$|\.(pdf|docx?|tex|dvi|ps|rtf|odt)$|^microsoft (word|powerpoint) - ", re.I)
 _NOT_A_TITLE = ("arxiv:", "published as", "preprint", "under review", "proceedings of", "accepted", "copyright")
 
 

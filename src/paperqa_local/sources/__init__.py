@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import PaperQAError
 from ..types import Paper, Problem, normalise_title
+from .matching import match_pdfs
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,8 @@ def _own_id(paper_id: str, key: str, taken: dict[str, Paper]) -> str:
 
 def deduplicate(papers: list[Paper], origins: list[tuple[str, str]] | None = None) -> tuple[list[Paper], int, list[Problem]]:
     """One entry per paper, merged: the same DOI or arXiv id (these name a paper, whatever its title says), the
-    same id and title, or the same title under another id.
+    same id and title, or the same title under another id; then a PDF and the entry that surely describes it
+    although their titles differ (`matching`): the entry keeps its id and reference fields and gets the full text.
 
     Two different titles under one id of a source's own numbering are two papers that the source numbered alike:
     both are kept, the later one under a derived id, and a problem names both. Returns (papers, duplicates merged,
@@ -199,6 +201,10 @@ def deduplicate(papers: list[Paper], origins: list[tuple[str, str]] | None = Non
                 by_arxiv.setdefault(arxiv, paper)
             where[paper.paper_id] = (source, location)
             continue
+        duplicates += 1
+    for entry, pdf in match_pdfs(list(by_id.values())):
+        merge(entry, pdf)
+        del by_id[pdf.paper_id]
         duplicates += 1
     return list(by_id.values()), duplicates, problems
 

@@ -2,8 +2,9 @@
 
 Each entry is a paper: title and abstract with their LaTeX turned into text ({\\"o} → ö, \\emph{x} → x, {GPU} → GPU,
 -- → –), authors, year, venue (journal / booktitle), DOI, arXiv id (eprint, arxivid, an arxiv.org link, or Google
-Scholar's "arXiv preprint arXiv:…"), URL and keywords. An entry without an abstract is kept as a reference whose
-text is its title, and reported; an entry that cannot be read is reported with its line and key, the rest kept.
+Scholar's "arXiv preprint arXiv:…"), URL and keywords; its key and the PDFs its `file` field names find its PDF
+among the files ingested with it (`matching`). An entry without an abstract is kept as a reference whose text is its
+title, and reported; an entry that cannot be read is reported with its line and key, the rest kept.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from ..types import Paper, Problem, arxiv_id_of, doi_of, paper_id_for
 from . import MAX_TITLE_CHARS, ParseResult
+from .matching import pdf_names
 from .reading import Lines, read_lines, whole_file_verdict
 
 log = logging.getLogger(__name__)
@@ -238,6 +240,7 @@ def _collect(result: ParseResult, text: Lines, first: int, last: int, entry, enc
     except ValueError as exc:
         result.problems.append(text.problem(first, f"{label}: {exc}"))
         return
+    paper.citation_key, paper.attachments = entry.key, pdf_names(fields.get("file", ""))  # to find its PDF
     if not paper.abstract:
         result.problems.append(text.problem(first, f"{label}: {NO_ABSTRACT}"))
     result.add(paper, str(text.path), f"line {first}")

@@ -1,10 +1,11 @@
 """PDF papers, full text, page by page: read by a llama-index reader (`integrations.llama_index.PDFPageReader`,
 pypdf underneath) and turned into a paper as any llama-index documents are (`papers_from_documents`).
 
-Title, authors and date come from the PDF's own metadata where it gives them (a title such as "untitled" or
-"Microsoft Word - draft.docx" is no title), else the title is the first page's first line; a DOI in the metadata
-or after "doi:" / doi.org on the first page and an arXiv stamp on it ("arXiv:2401.01234v2 [cs.CL] …") are kept,
-so that the PDF of a paper already stored from a .bib or a listing finds it (by DOI, arXiv id or title).
+Title, authors and date come from the PDF's own metadata where it gives them (a title such as "untitled",
+"about:blank" — a browser's print of a page without one — or "Microsoft Word - draft.docx" is no title), else the
+title is the first page's first line; a DOI in the metadata or after "doi:" / doi.org on the first page and an arXiv
+stamp on it ("arXiv:2401.01234v2 [cs.CL] …") are kept, so that the PDF of a paper already stored from a .bib or a
+listing finds it (by DOI, arXiv id or title); one ingested with its entry finds it by more (`matching`).
 A PDF with no text layer (a scan) or one that pypdf cannot read is a problem for its file, with the fix.
 """
 

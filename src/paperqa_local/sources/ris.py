@@ -2,8 +2,9 @@
 
 A record runs from its `TY  - ` line to its `ER  - ` line. The records are framed here, so that each keeps its line
 number and a broken one costs only itself; rispy reads the tags of each. Title TI/T1/ST, abstract AB or EndNote's N2,
-authors AU/A1, year PY/Y1/DA, venue T2/JO/JF/JA/J2, DOI DO, URLs UR, keywords KW. A record without an abstract is
-kept as a reference whose text is its title, and reported.
+authors AU/A1, year PY/Y1/DA, venue T2/JO/JF/JA/J2, DOI DO, URLs UR, keywords KW; its ID and attached files L1/L2
+find its PDF among the files ingested with it (`matching`). A record without an abstract is kept as a reference
+whose text is its title, and reported.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from ..types import Paper, Problem, arxiv_id_of, doi_of, paper_id_for
 from . import MAX_TITLE_CHARS, ParseResult
 from .bibtex import NO_ABSTRACT
+from .matching import pdf_names
 from .reading import Lines, read_lines, whole_file_verdict
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,8 @@ def record_to_paper(record: dict[str, Any], source: str) -> Paper:
         arxiv_id=arxiv,
         keywords=keywords,
         entry_type=_TYPES.get(kind, "misc"),
+        citation_key=_first(record, "id") or None,  # to find its PDF
+        attachments=[name for line in _all(record, "file_attachments1", "file_attachments2") for name in pdf_names(line)],
     )
 
 

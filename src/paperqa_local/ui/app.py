@@ -1,11 +1,13 @@
-"""The Gradio Blocks app: a title row (with the light/dark toggle), the settings panel, the conversations
-sidebar, then one builder per tab (Ask in `ask.py`, Library in `library.py`; Check a claim and Map here), and
-the API (`api.py`). Each builder lays out its tab and wires its own events.
+"""The Gradio Blocks app: a title row (with the light/dark toggle), the settings panel (with the library this
+browser session uses: `shared.py`), the conversations sidebar, then one builder per tab (Ask in `ask.py`, Library
+in `library.py`; Check a claim and Map here), and the API (`api.py`, over the library the server was started with).
+Each builder lays out its tab and wires its own events; each event reads its session's library (`shared.of`).
 
 Asking and checking queue on the LLM (concurrency id "llm": one at a time in-process, one per LLM server with
 `llm_base_url`, `qa.answer_slots()`; the position shown) while search, upload and the map stay responsive.
 """
 
+# No `from __future__ import annotations` here: Gradio reads the `gr.Request` annotations at run time.
 from importlib import resources
 
 from ..errors import PaperQAError
@@ -41,31 +43,64 @@ def build_app(qa):
                 stats = gr.Markdown(elem_id="pq-stats")
                 theme = gr.Button("Light / dark", size="sm", elem_id="pq-theme")
         theme.click(None, None, None, js=THEME_TOGGLE, **PRIVATE)
-        filters = settings_panel(shared, stats)
+        filters, library, switched = settings_panel(shared, stats)
         side = Sidebar(qa, gr.State(None))
         with gr.Tabs():
             ask_tab(app, shared, filters, last, pending, side)
             check_tab(shared, filters)
-            added, removed = library_tab(shared, filters.k, last, stats)
-            map_tab(shared, last, (added, removed))
-        app.load(shared.header, None, [stats], **PRIVATE)
+            added, removed = library_tab(shared, filters.k, last, stats, switched)
+            map_tab(shared, last, (added, removed, switched))
+
+        def opened(request: gr.Request):
+            return shared.of(request).header(), libraries(shared, request)
+
+        def relisted(request: gr.Request):  # the picker's paper counts, after an upload or a removal
+            return libraries(shared, request)
+
+        def closed(request: gr.Request):
+            shared.forget(request)
+
+        app.load(opened, None, [stats, library], **PRIVATE)
+        for event in (added, removed):
+            event.then(relisted, None, [library], **PRIVATE)
+        app.unload(closed)
         add_api(qa)
     return app
 
 
-def settings_panel(shared: Shared, stats) -> Filters:
+def libraries(shared: Shared, request):
+    """The library picker as this session sees it: every library of the data directory, its own selected."""
+    import gradio as gr
+
+    return gr.update(choices=shared.choices(), value=shared.of(request).name)
+
+
+def settings_panel(shared: Shared, stats):
+    """The settings, the library picker and the event of a switch of library (the tabs redraw after it)."""
     import gradio as gr
 
     qa = shared.qa
 
-    def pick_model(model: str):
+    def pick_model(model: str, request: gr.Request):
         try:
-            qa.use_model(model)
+            shared.use_model(model)
         except PaperQAError as exc:
             gr.Warning(esc(exc))
-            return gr.update(value=qa.settings.model), shared.header()
+            return gr.update(value=qa.settings.model), shared.of(request).header()
         gr.Info(esc(f"Model {model} is used from the next question on (it loads then)."))
-        return gr.update(), shared.header()
+        return gr.update(), shared.of(request).header()
+
+    def pick_library(name: str, request: gr.Request):
+        name = (name or "").strip()
+        known = {value for _, value in shared.choices()}
+        try:
+            library = shared.choose(request, name)
+        except PaperQAError as exc:
+            gr.Warning(esc(exc))
+            return libraries(shared, request), shared.of(request).header()
+        if name not in known:
+            gr.Info(esc(f"New empty library {name}: add papers to it in the Library tab."))
+        return libraries(shared, request), library.header()
 
     with gr.Accordion("Settings", open=False, elem_id="pq-settings"):
         with gr.Row():
@@ -73,6 +108,9 @@ def settings_panel(shared: Shared, stats) -> Filters:
                           elem_id="pq-k")
             model = gr.Dropdown(qa.models(), value=qa.settings.model, label="Model",
                                 min_width=220, elem_id="pq-model")
+            library = gr.Dropdown(shared.choices(), value=qa.settings.collection, allow_custom_value=True,
+                                  label="Library (for this browser tab; type a new name to start one)", min_width=220,
+                                  elem_id="pq-library")
         with gr.Row():
             year_from = gr.Textbox(label="From year", placeholder="any, e.g. 2020", max_lines=1, min_width=140,
                                    elem_id="pq-year-from")
@@ -80,20 +118,22 @@ def settings_panel(shared: Shared, stats) -> Filters:
             include_undated = gr.Checkbox(False, label="Include papers without a year", min_width=140,
                                           elem_id="pq-include-undated")
     model.change(pick_model, [model], [model, stats], **PRIVATE)
-    return Filters(k, year_from, year_to, include_undated)
+    switched = library.input(pick_library, [library], [library, stats], **PRIVATE)
+    return Filters(k, year_from, year_to, include_undated), library, switched
 
 
 def check_tab(shared: Shared, filters: Filters) -> None:
     import gradio as gr
 
-    def check_view(claim: str, k):
+    def check_view(claim: str, k, request: gr.Request):
         if not claim.strip():
             raise gr.Error("Write a claim to check: the text is empty.")
+        library = shared.of(request)
         try:
-            answer = shared.qa.check(claim, k=int(k))
+            answer = library.qa.check(claim, k=int(k))
         except PaperQAError as exc:
             raise gr.Error(esc(exc)) from exc
-        return verdict_html(answer, shared.abstracts_for(answer.contexts))
+        return verdict_html(answer, library.abstracts_for(answer.contexts))
 
     with gr.Tab("Check a claim", id="check"):
         gr.Markdown("Does the literature support a claim? The verdict is SUPPORTS, CONTRADICTS or NOT ENOUGH "
@@ -110,18 +150,20 @@ def check_tab(shared: Shared, filters: Filters) -> None:
 
 
 def map_tab(shared: Shared, last, changed) -> None:
-    """Drawn when an answer changes `last`, when the tab is opened, and after an upload or a removal; a click
-    on a point opens that paper below the map."""
+    """Drawn when an answer changes `last`, when the tab is opened, and after an upload, a removal or a switch of
+    library; a click on a point opens that paper below the map."""
     import gradio as gr
 
-    def draw_map(last: dict):
-        return shared.corpus_map.frame(last.get("retrieved", []), last.get("cited", [])), years_frame(shared.qa)
+    def draw_map(last: dict, request: gr.Request):
+        library = shared.of(request)
+        return library.corpus_map.frame(last.get("retrieved", []), last.get("cited", [])), years_frame(library.qa)
 
-    def open_paper(title: str):
-        hits = shared.corpus_map.hits_titled(title.strip()) if title.strip() else []
+    def open_paper(title: str, request: gr.Request):
+        library = shared.of(request)
+        hits = library.corpus_map.hits_titled(title.strip()) if title.strip() else []
         if not hits:
             return '<p class="pq-empty">Click a point to open its paper here.</p>'
-        texts = shared.abstracts_for(hits)
+        texts = library.abstracts_for(hits)
         return "".join(paper_card(f"pq-map-paper-{n}", "", hit, texts.get(hit.paper_id, hit.text), opened=True)
                        for n, hit in enumerate(hits, 1))
 

@@ -21,7 +21,7 @@ def ask_tab(app, shared: Shared, filters: Filters, last, pending, side: Sidebar)
     """Ask: `start` shows the question at once; `respond` waits its turn for the LLM and streams the answer."""
     import gradio as gr
 
-    qa = shared.qa
+    qa = shared.qa  # for what the page is built with; each event answers from its session's library
     sessions, store, conversation = side.sessions, side.store, side.conversation
     exports = Path(tempfile.mkdtemp(prefix="paperqa-conversations-"))
 
@@ -56,16 +56,18 @@ def ask_tab(app, shared: Shared, filters: Filters, last, pending, side: Sidebar)
             yield (chat, *skip)
             return
         earlier = history(conversation)
-        panels = turn_panels(conversation, shared.abstracts_for)
+        library = shared.of(request)  # the library chosen when the question was asked, even if switched meanwhile
+        panels = turn_panels(conversation, library.abstracts_for)
         written, answer = "", None
         try:
-            hits = qa.answer_hits(question, int(k), year_from, year_to, earlier, include_undated=bool(include_undated))
+            hits = library.qa.answer_hits(question, int(k), year_from, year_to, earlier,
+                                          include_undated=bool(include_undated))
             from ..types import Answer
 
             found = Answer(question=" ".join(question.split()), text="", answerable=False, contexts=hits)
-            yield (chat, sources_panel(panels, sources_html(found, number, shared.abstracts_for(hits), pending=True)),
+            yield (chat, sources_panel(panels, sources_html(found, number, library.abstracts_for(hits), pending=True)),
                    *skip[1:])
-            for event in qa.stream(question, k=int(k), year_from=year_from, year_to=year_to, history=earlier,
+            for event in library.qa.stream(question, k=int(k), year_from=year_from, year_to=year_to, history=earlier,
                                    stop=stop, include_undated=bool(include_undated), hits=hits):
                 if me.chat_id != chat_id:  # another conversation was opened: stop, and show nothing more
                     stop.set()
@@ -89,9 +91,9 @@ def ask_tab(app, shared: Shared, filters: Filters, last, pending, side: Sidebar)
                         "title": conversation.get("title") or title_for(answer.question)}
         store.save(user_of(request), conversation)
         chat[-1]["content"] = turn_html(turn, number)
-        panels = turn_panels(conversation, shared.abstracts_for)
+        panels = turn_panels(conversation, library.abstracts_for)
         status = "\n\n".join(filter(None, [status_text(answer, stopped),
-                                             shared.undated_note(year_from, year_to, bool(include_undated))]))
+                                             library.undated_note(year_from, year_to, bool(include_undated))]))
         yield (chat, sources_panel(panels), status, conversation, last_papers(conversation),
                *listed(request, conversation))
 
@@ -105,10 +107,11 @@ def ask_tab(app, shared: Shared, filters: Filters, last, pending, side: Sidebar)
 
     def shown(conversation: dict, request) -> tuple:
         """Everything the page shows of `conversation`, in `view_outputs`' order."""
-        examples = example_questions(qa.papers()) if not conversation["turns"] else []
+        library = shared.of(request)
+        examples = example_questions(library.qa.papers()) if not conversation["turns"] else []
         chat = gr.update(value=chat_messages(conversation),
                          examples=[{"text": q} for q in examples] or None)
-        return (chat, sources_panel(turn_panels(conversation, shared.abstracts_for)), "", conversation,
+        return (chat, sources_panel(turn_panels(conversation, library.abstracts_for)), "", conversation,
                 last_papers(conversation), *listed(request, conversation))
 
     def stop_answer(request: gr.Request):

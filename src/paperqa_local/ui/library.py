@@ -1,6 +1,8 @@
 """The Library tab: search with its own year filter (and a plain "no good match" when the best hit is weak), every
-stored paper with remove-after-confirmation, the cited references as BibTeX or a Markdown list, and uploads."""
+stored paper with remove-after-confirmation, the cited references as BibTeX or a Markdown list, and uploads — all
+in the library this browser session uses (`shared.of`)."""
 
+# No `from __future__ import annotations` here: Gradio reads the `gr.Request` annotations at run time.
 import tempfile
 from pathlib import Path
 
@@ -33,16 +35,22 @@ def references_of(qa, selected: list[str], last: dict):
     return answer, f"the {len(answer.citations)} paper(s) cited by the last answer"
 
 
-def library_tab(shared: Shared, k, last, stats):
-    """Returns the event after which the map is drawn again (an upload, a removal)."""
+def where(library) -> str:
+    return f"Library **{esc(library.name)}** in {esc(library.qa.settings.home)}."
+
+
+def library_tab(shared: Shared, k, last, stats, switched):
+    """Returns the events after which the map is drawn again (an upload, a removal); `switched` is the event of a
+    switch of library, after which the tab shows the new one."""
     import gradio as gr
 
-    qa = shared.qa
     exports = Path(tempfile.mkdtemp(prefix="paperqa-references-"))
 
-    def library_search(query: str, k, year_from, year_to, include_undated=False):
+    def library_search(query: str, k, year_from, year_to, include_undated, request: gr.Request):
         if not query.strip():
             raise gr.Error("Type words to search the titles and abstracts: the search box is empty.")
+        library = shared.of(request)
+        qa = library.qa
         year_from, year_to = shared.years(year_from, year_to)
         hits = qa.search(query, k=int(k), year_from=year_from, year_to=year_to, include_undated=bool(include_undated))
         relevance = qa.relevance(query, hits)
@@ -51,23 +59,27 @@ def library_tab(shared: Shared, k, last, stats):
             weak = (f'<p class="pq-weak"><strong>No good match</strong>: even the best paper is only loosely related '
                     f"(relevance {relevance:.2f}, below the {qa.settings.min_relevance:.2f} under which a question "
                     "is declined). The closest papers are below; try other words.</p>")
-        note = shared.undated_note(year_from, year_to, bool(include_undated))
+        note = library.undated_note(year_from, year_to, bool(include_undated))
         note = f'<p class="pq-undated" id="pq-lib-undated-note">{note}</p>' if note else ""
-        return note + weak + search_html(query, hits, shared.abstracts_for(hits))
+        return note + weak + search_html(query, hits, library.abstracts_for(hits))
 
-    def paper_rows():
+    def paper_rows(qa):
         papers = qa.papers()
         rows = [[p["title"], p["year"] or "", p["byline"] or "", Path(p["source"] or "").name] for p in papers]
         choices = [(f"{p['title']} ({p['year'] or 'n.d.'})", p["paper_id"]) for p in papers]
         return rows, choices
 
-    def browse(selected=None):
-        rows, choices = paper_rows()
+    def browse(selected, request: gr.Request):
+        rows, choices = paper_rows(shared.of(request).qa)
         keep = [pid for pid in selected or [] if pid in {value for _, value in choices}]
         return gr.update(value=rows), gr.update(choices=choices, value=keep)
 
-    def exports_for(selected: list[str], last: dict):
-        answer, what = references_of(qa, selected or [], last)
+    def shown(request: gr.Request):
+        """After a switch of library: where it is, its papers, and no results or report of the one before."""
+        return (where(shared.of(request)), *browse([], request), "", "")
+
+    def exports_for(selected: list[str], last: dict, request: gr.Request):
+        answer, what = references_of(shared.of(request).qa, selected or [], last)
         if not answer.citations:
             return ("Nothing to export yet: ask a question in the Ask tab, or select papers above.",
                     gr.update(value=None, interactive=False), gr.update(value=None, interactive=False))
@@ -78,24 +90,27 @@ def library_tab(shared: Shared, k, last, stats):
         return (f"Exports {what}.", gr.update(value=str(bib), interactive=True),
                 gr.update(value=str(md), interactive=True))
 
-    def ask_remove(selected: list[str]):
+    def ask_remove(selected: list[str], request: gr.Request):
         if not selected:
             gr.Warning("Select the papers to remove first (the box above the button).")
             return gr.update(visible=False), gr.skip()
-        titles = {value: label for label, value in paper_rows()[1]}
+        titles = {value: label for label, value in paper_rows(shared.of(request).qa)[1]}
         named = "; ".join(titles.get(pid, pid) for pid in selected[:5]) + (" …" if len(selected) > 5 else "")
         return gr.update(visible=True), esc(f"Remove {len(selected)} paper(s) from the library for good? {named}")
 
-    def remove(selected: list[str]):
-        report = qa.remove(selected or [])
-        shared.corpus_map.invalidate()
+    def remove(selected: list[str], request: gr.Request):
+        library = shared.of(request)
+        report = library.qa.remove(selected or [])
+        library.corpus_map.invalidate()
         gr.Info(f"Removed {len(report.removed)} paper(s) ({report.chunks} chunks).")
-        return (gr.update(visible=False), *browse([]), shared.header())
+        return (gr.update(visible=False), *browse([], request), library.header())
 
-    def add_files(files, progress=gr.Progress()):
+    def add_files(files, request: gr.Request, progress=gr.Progress()):
+        library = shared.of(request)  # the library chosen when the files were added, even if switched meanwhile
+
         def rejected(message: str):
             gr.Warning(message)
-            return f'<p class="pq-error">{esc(message)}</p>', gr.skip(), shared.header()
+            return f'<p class="pq-error">{esc(message)}</p>', gr.skip(), library.header()
 
         if not files:
             return rejected("Choose one or more files first: " + ", ".join(UPLOAD_TYPES) + ".")
@@ -105,17 +120,17 @@ def library_tab(shared: Shared, k, last, stats):
                             "`paperqa-local ingest FILE` (nothing was added).")
         progress(0, desc="Reading files")
         try:
-            report = qa.ingest([Path(f) for f in files],
-                               progress=lambda done, total: progress((done, total), desc="Embedding", unit="chunks"))
+            report = library.qa.ingest([Path(f) for f in files],
+                                       progress=lambda done, total: progress((done, total), desc="Embedding", unit="chunks"))
         except PaperQAError as exc:
             return rejected(str(exc))
-        shared.corpus_map.invalidate()
+        library.corpus_map.invalidate()
         if not (report.new_papers or report.updated_papers or report.unchanged_papers) and report.problems:
             gr.Warning("Nothing was added: " + str(report.problems[0].reason))
-        return ingest_html(report), None, shared.header()
+        return ingest_html(report), None, library.header()
 
     with gr.Tab("Library", id="library") as tab:
-        gr.Markdown(f"Collection **{esc(qa.settings.collection)}** in {esc(qa.settings.home)}.", elem_id="pq-collection")
+        place = gr.Markdown(where(shared.of(None)), elem_id="pq-collection")
         with gr.Row():
             query = gr.Textbox(placeholder="Search titles and abstracts", show_label=False, scale=6, min_width=200,
                                elem_id="pq-search")
@@ -161,4 +176,5 @@ def library_tab(shared: Shared, k, last, stats):
     added = add_button.click(add_files, [files], [report, files, stats], concurrency_id="ingest",
                              show_progress_on=[files], **PRIVATE)
     added.then(browse, [selected], [table, selected], **PRIVATE)
+    switched.then(shown, None, [place, table, selected, results, report], **PRIVATE)
     return added, removed

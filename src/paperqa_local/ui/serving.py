@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..config import PROJECT_ROOT
+from ..config import PROJECT_ROOT, Settings
 from ..errors import ConfigError, PaperQAError
 from .app import CSS, HEAD, UPLOAD_LIMIT_MB, build_app
 
@@ -101,7 +101,9 @@ def serve(data_dir: str | Path | None = None, model: str | None = None, host: st
     from ..qa import PaperQA
 
     qa = PaperQA(data_dir=data_dir, model=model, **overrides)
-    stats = qa.stats() if seeds and Path(seeds).is_dir() else None
+    # the seeds fill the default library only: a library named on the command line starts as its owner left it
+    fill = seeds and Path(seeds).is_dir() and qa.settings.collection == Settings.model_fields["collection"].default
+    stats = qa.stats() if fill else None
     if stats is not None and stats["chunks"] == 0:
         print(f"The index at {stats['store']} is empty: indexing the seeds in {seeds} first (a minute or two)…",
               file=sys.stderr, flush=True)

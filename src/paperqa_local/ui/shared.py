@@ -1,7 +1,14 @@
-"""What the tabs share: the facade and the corpus map, the header line, abstracts for the sources panels, the
-year filter of the settings panel, and the mark that keeps the page's own events out of the API."""
+"""What the tabs share: the library each browser session uses (its facade and corpus map, the header line,
+abstracts for the sources panels), the year filter of the settings panel, and the mark that keeps the page's own
+events out of the API.
+
+Libraries are chosen per browser session: in a lab sharing one server, one user's switch must not change what
+another user's next question is answered from. Every session starts in the library the server was started with
+(`--collection`); one facade per library serves every session that uses it, all sharing the loaded models.
+"""
 
 import re
+import threading
 from typing import Any, NamedTuple
 
 from .corpus_map import CorpusMap
@@ -24,16 +31,24 @@ def user_of(request) -> str | None:
     return getattr(request, "username", None) or None
 
 
-class Shared:
-    """What more than one tab uses: the facade, the corpus map, the header line, abstracts, the year filter."""
+def session_of(request) -> str:
+    return getattr(request, "session_hash", None) or "-"
+
+
+class Library:
+    """One library (a collection) as the tabs use it: its facade, its corpus map, the header line, abstracts."""
 
     def __init__(self, qa):
         self.qa = qa
         self.corpus_map = CorpusMap(qa)
 
+    @property
+    def name(self) -> str:
+        return self.qa.settings.collection
+
     def header(self) -> str:
         papers = self.qa.stats()["papers"]
-        return markup(f"{papers} papers indexed · model: {self.qa.settings.model}")
+        return markup(f"{papers} papers indexed · library: {self.name} · model: {self.qa.settings.model}")
 
     def abstracts_for(self, hits) -> dict[str, str]:
         return self.qa.paper_texts(list(dict.fromkeys(hit.paper_id for hit in hits))) if hits else {}
@@ -43,6 +58,45 @@ class Shared:
         if not (year_from or year_to) or include_undated:
             return ""
         return undated_note(self.qa.undated_count())
+
+
+class Shared:
+    """What more than one tab uses: each session's library, the models, the year filter. `qa` is the library the
+    server was started with, where every session begins."""
+
+    def __init__(self, qa):
+        self.qa = qa
+        self._libraries = {qa.settings.collection: Library(qa)}
+        self._chosen: dict[str, str] = {}  # browser session -> the name of its library
+        self._lock = threading.Lock()
+
+    def of(self, request) -> Library:
+        """The library this browser session uses."""
+        return self._libraries[self._chosen.get(session_of(request), self.qa.settings.collection)]
+
+    def choose(self, request, name: str) -> Library:
+        """Switch this session to library `name`, created empty when new; raises PaperQAError (a bad name, a
+        library of another embedding model) with the fix, and the session keeps its library."""
+        with self._lock:
+            if name not in self._libraries:
+                self._libraries[name] = Library(self.qa.with_collection(name))
+        self._chosen[session_of(request)] = name
+        return self._libraries[name]
+
+    def forget(self, request) -> None:
+        self._chosen.pop(session_of(request), None)
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(label, name) of every library in the data directory: "papers (39 papers)"."""
+        names = {item["name"]: item["papers"] for item in self.qa.collections()}
+        names.update({name: names.get(name, 0) for name in self._libraries})
+        return [(f"{name} ({count} paper{'s' * (count != 1)})", name) for name, count in sorted(names.items())]
+
+    def use_model(self, model: str) -> None:
+        """The model is the server's, for every library (one model in memory); the fix is raised if it has no file."""
+        self.qa.use_model(model)  # a model without a file raises here, and nothing changes
+        for library in self._libraries.values():
+            library.qa.use_model(model)
 
     @staticmethod
     def years(year_from: str, year_to: str) -> tuple[int | None, int | None]:
