@@ -281,6 +281,24 @@ def test_a_question_about_one_thing_sends_only_the_paper_far_ahead(figure_qa):
     assert len(select_evidence(qa, "Is there a tool that counts juvenile fish in tide pools?", hits, 400)) == 2
 
 
+def test_a_question_for_several_approaches_hears_from_every_source(figure_qa):
+    import dataclasses
+
+    from paperqa_local.answer import finish
+    from paperqa_local.evidence import select_evidence
+
+    qa = figure_qa(ScriptedLLM())
+    tides, coral = qa.paper_hits(["p-tides", "p-coral"])
+    hits = [dataclasses.replace(tides, score=1.0), dataclasses.replace(coral, score=0.7)]
+    question = "What are the approaches to watching tide pools?"
+    sources = select_evidence(qa, question, hits, 400)
+    answer = Answer(question=question, text="", answerable=False)
+    finish(qa, answer, "TideNet counts juvenile fish in tide pools [1].", sources, question)
+    assert [c.paper_id for c in answer.citations] == ["p-tides", "p-coral"]
+    assert answer.text.startswith("TideNet counts juvenile fish in tide pools [1]. ReefWatch")
+    assert answer.text.endswith("[2].")
+
+
 # ---- the real 0.5B over the real seeds: figures, near-misses, half-answerable questions (dev-split questions) ----
 
 def _cited_figures_are_in_their_papers(qa, answer) -> list[str]:

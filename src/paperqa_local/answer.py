@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .asks import asked_figures, gives
-from .evidence import Source, best_sentence, render_sources, select_evidence
+from .evidence import ASKS_MANY, Source, best_sentence, render_sources, select_evidence
 from .guard import copies
 from .models import calibration_for
 from .support import MARKER, check_sentence, figures
@@ -385,6 +385,12 @@ def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], questio
         sentence = said_by(sources[0], best_sentence(qa, question, sources[0])[0])
         support = {sources[0].key: [sentence]}
         text = " ".join([_with_markers(sentence, [sources[0].key]), note]).strip()
+    if ASKS_MANY.search(question):  # "what are the approaches …": every source the answer left out gets its say
+        for source in sources:
+            if source.key not in support:
+                sentence = said_by(source, best_sentence(qa, question, source)[0])
+                support[source.key] = [sentence]
+                text = f"{text} {_with_markers(sentence, [source.key])}"
     text = text + "".join(f" {part}" for part in answer_asked_figures(question, text, support, sources))
     answer.text = text
     answer.answerable = True
