@@ -202,11 +202,11 @@ def bench_ingest(embedder, corpus: Path, data_dir: Path, settings: dict) -> dict
     qa = PaperQA(data_dir=data_dir, embedder=embedder, **settings)
     watch = Stopwatch()
     watch.wrap(ingest_module, "parse_paths", "parse")
-    watch.wrap(qa.store, "paper_states", "open store + read hashes")
+    watch.wrap(ingest_module, "stored_for", "open store + look up stored papers")
     watch.wrap(embedder, "embed", "embed")
     watch.wrap(qa.store, "add", "chroma upsert")
     watch.wrap(ingest_module, "_delete_stale_chunks", "stale-chunk check")
-    watch.wrap(ingest_module, "sync_keyword_index", "bm25 index (read back + tokenize + save)")
+    watch.wrap(ingest_module, "sync_keyword_index", "bm25 index (read back changed chunks + tokenize + save)")
     try:
         report = qa.ingest([corpus])
     finally:

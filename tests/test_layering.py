@@ -19,7 +19,7 @@ FLOORS = {
     "config": 1,
     # the components: storage, keyword index, embedder, LLM, model files, input parsers
     "store": 2, "store_client": 2, "store_state": 2,
-    "keyword": 2, "embed": 2, "llm": 2, "llm_base": 2, "llm_http": 2, "models": 2, "sources": 2,
+    "keyword": 2, "keyword_segment": 2, "embed": 2, "llm": 2, "llm_base": 2, "llm_http": 2, "models": 2, "sources": 2,
     "integrations": 2,  # llama-index: its documents in (PDF pages, page-aware splitting), retriever/query engine out
     "ingest": 3, "retrieve": 3, "keyword_sync": 3,
     # answering's parts
@@ -36,6 +36,7 @@ FLOORS = {
 SIDEWAYS = {
     ("store", "store_client"): "the store opens Chroma, and words its failures, through store_client",
     ("store", "store_state"): "the store reads each paper's state back from its chunks' metadata",
+    ("keyword", "keyword_segment"): "the keyword index is a main segment and a delta segment",
     ("llm", "models"): "the LLM loads the GGUF file that models.py finds",
     ("llm", "llm_base"): "the llama.cpp backend implements the LLM interface",
     ("llm_http", "llm_base"): "the server backend implements the LLM interface",

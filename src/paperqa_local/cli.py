@@ -1,6 +1,6 @@
 """The `paperqa-local` command: its parser, logging and exit codes, and the commands that answer (`ask`, `check`).
 
-The other commands live beside it: `cli_papers` (ingest, stats, search, papers), `cli_setup` (config, models),
+The other commands live beside it: `cli_papers` (ingest, stats, reindex, search, papers), `cli_setup` (config, models),
 `cli_eval` (eval). Heavy libraries load only inside the subcommand that needs them."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from . import __version__
 from .cli_eval import cmd_eval
-from .cli_papers import cmd_ingest, cmd_papers, cmd_search, cmd_stats
+from .cli_papers import cmd_ingest, cmd_papers, cmd_reindex, cmd_search, cmd_stats
 from .cli_setup import cmd_config, cmd_models
 from .cli_shared import open_qa, print_json
 from .errors import PaperQAError
@@ -150,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="papers and chunks in the index")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("reindex", help="rebuild the keyword index from the whole store, as one segment")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser("search", help="hybrid search: the best papers for a query")
     p.add_argument("query")

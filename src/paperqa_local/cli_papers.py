@@ -1,4 +1,4 @@
-"""The commands over the stored papers: `ingest`, `stats`, `search`, `papers list` and `papers remove`."""
+"""The commands over the stored papers: `ingest`, `stats`, `reindex`, `search`, `papers list` and `papers remove`."""
 
 from __future__ import annotations
 
@@ -49,9 +49,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from .store import Store
 
     qa = open_qa(args)
-    qa.store = Store(qa.settings, create=False)
+    qa.store = qa.retriever.store = Store(qa.settings, create=False)
     stats = qa.stats()
     print_result(stats, args.json)
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    qa = open_qa(args)
+    qa.store = qa.retriever.store = Store(qa.settings, create=False)
+    print_result(qa.reindex(), args.json)
     return 0
 
 

@@ -2,8 +2,10 @@
 
 Crash-safe: every chunk records its paper's content hash and chunk count, so a paper whose write a kill
 interrupted (between two store batches, say) reads as incomplete and is written again by the next run; the
-keyword index is marked pending before the store is touched and rebuilt from it (`keyword_sync.py`).
-One writer at a time: the store's file lock is held for the whole write.
+keyword index is marked pending, with the chunks the write touches, before the store is touched, and those
+chunks are re-read from it after (`keyword_sync.py`). One writer at a time: the store's file lock is held for
+the whole write. What the store holds of the papers given is looked up by their ids and keys (DOI, arXiv id,
+normalised title: `Store.find_papers`), so adding a paper to a large store costs that paper, not the store.
 
 A paper already stored — under its id, or under another id with the same DOI, arXiv id or normalised title —
 is updated in place: what the new record gives replaces, what it lacks (an abstract, authors, a venue) is kept,
@@ -24,7 +26,7 @@ from .embed import Embedder
 from .keyword_sync import embedding_text, mark_pending, sync_keyword_index
 from .sources import merge, parse_paths, title_key
 from .sources.bibtex import NO_ABSTRACT
-from .store import Store, StoredChunks
+from .store import KEY_FIELDS, Store, StoredChunks
 from .store_state import StoredPaper, paper_states
 from .text import pack, split_sentences
 from .types import Chunk, Paper, Problem
@@ -123,7 +125,7 @@ def plan(papers: list[Paper], stored: dict[str, StoredPaper], max_chars: int, re
         else:  # a paper whose last write a crash interrupted was never stored whole: it is new
             report.new_papers += 1
         chunks = chunk_paper(paper, max_chars)
-        base = {**paper.metadata(), "content_hash": digest, "chunks": len(chunks)}
+        base = {**paper.metadata(), **lookup_keys(paper), "content_hash": digest, "chunks": len(chunks)}
         for chunk in chunks:
             text = embedding_text(paper.title, chunk.text)
             meta = {**base, "position": chunk.position, "text_hash": text_hash(text)}
@@ -171,6 +173,41 @@ class Stored:
 
     def paper(self, paper_id: str) -> Paper:
         return Paper.from_metadata(self.meta[paper_id])
+
+
+def lookup_keys(paper: Paper) -> dict[str, str]:
+    """The chunk metadata that `stored_for` finds a paper by (the keys `Stored.find` matches)."""
+    return {f"key_{kind}": value for kind, value in Stored._keys(paper)}
+
+
+def stored_for(papers: list[Paper], store: Store) -> StoredChunks:
+    """Every stored chunk of the papers that these papers may be: by id, then by DOI, arXiv id and normalised
+    title. A store written before chunks carried their keys is read whole (as it always was)."""
+    if not store.keyed():
+        if store.count():
+            return store.all(include_texts=False)
+        store.set_keyed()  # empty: every chunk it will hold carries its keys
+        return StoredChunks([], [], [])
+    found = {paper.paper_id for paper in papers}
+    wanted: dict[str, set[str]] = {field: set() for field in KEY_FIELDS}
+    for paper in papers:
+        for field, value in lookup_keys(paper).items():
+            wanted[field].add(value)
+    for field, values in wanted.items():
+        found |= store.find_papers(field, list(values))
+    return store.chunks_of(sorted(found))
+
+
+def add_lookup_keys(store: Store) -> int:
+    """Give every chunk of a store written before chunks carried their keys its paper's keys, once (`reindex`),
+    so that later ingests look papers up instead of reading every chunk. How many chunks it updated."""
+    if store.keyed():
+        return 0
+    stored = store.all(include_texts=False)
+    metadatas = [{**meta, **lookup_keys(Paper.from_metadata(meta))} for meta in stored.metadatas]
+    store.update_metadata(stored.ids, metadatas)
+    store.set_keyed()
+    return len(stored.ids)
 
 
 def update_stored(papers: list[Paper], store: Store, stored: Stored) -> tuple[list[Paper], int]:
@@ -224,16 +261,17 @@ def ingest_papers(
     report = report or IngestReport()
     started = time.perf_counter()
     with store.writing():
-        stored = Stored(store.all(include_texts=False))
+        stored = Stored(stored_for(papers, store))
         papers, merged = update_stored(papers, store, stored)
         report.duplicates += merged
         todo = plan(papers, stored.states, store.settings.chunk_chars, report)
         if todo:
-            mark_pending(store)
+            mark_pending(store, [cid for cid, *_ in todo.embed] + [cid for cid, _ in todo.relabel] + todo.stale)
             _write(todo, store, embedder, progress)
             report.chunks_embedded = len(todo.embed)
             Faults.at("store-written")
-        sync_keyword_index(store, force=bool(todo), known={cid: text for cid, text, _, _ in todo.embed})
+        sync_keyword_index(store, known={cid: text for cid, text, _, _ in todo.embed},
+                           written={**{cid: meta for cid, _, _, meta in todo.embed}, **dict(todo.relabel)})
     report.seconds += time.perf_counter() - started
     return report
 
@@ -285,16 +323,16 @@ def remove_papers(paper_ids: list[str], store: Store, report: RemoveReport | Non
     neither dense nor keyword search finds them again. Ids the store does not hold are reported, not an error."""
     report = report or RemoveReport()
     with store.writing():
-        states = store.paper_states()
         wanted = list(dict.fromkeys(paper_ids))
+        states = store.paper_states(wanted)
         report.removed = [pid for pid in wanted if pid in states]
         report.unknown = [pid for pid in wanted if pid not in states]
         report.chunks = sum(len(states[pid].chunks) for pid in report.removed)
         if report.removed:
-            mark_pending(store)
+            mark_pending(store, [cid for pid in report.removed for cid in states[pid].chunks])
             store.delete_papers(report.removed)
             Faults.at("store-written")
-        sync_keyword_index(store, force=bool(report.removed))
+        sync_keyword_index(store)
     return report
 
 
@@ -302,7 +340,7 @@ def remove_files(paths: list[str | Path], store: Store) -> RemoveReport:
     """Remove the papers of these input files: each paper they parse to, found in the store as ingest finds it
     (by id, DOI, arXiv id, then title)."""
     parsed = parse_paths(paths)
-    stored = Stored(store.all(include_texts=False))
+    stored = Stored(stored_for(parsed.papers, store))
     found = [(paper, stored.find(paper)) for paper in parsed.papers]
     problems = [problem for problem in parsed.problems if NO_ABSTRACT not in problem.reason]  # kept entries: no news here
     report = RemoveReport(problems=problems, not_stored=[paper.title for paper, pid in found if pid is None])

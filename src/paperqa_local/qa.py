@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -216,29 +217,33 @@ class PaperQA:
                            include_undated=include_undated)
 
     def stats(self) -> dict[str, Any]:
-        stored = self.store.all(include_texts=False)
-        papers = {meta["paper_id"] for meta in stored.metadatas}
-        years: dict[int, int] = {}
-        seen: set[str] = set()
-        for meta in stored.metadatas:
-            if meta["paper_id"] not in seen:
-                seen.add(meta["paper_id"])
-                if meta.get("year"):
-                    years[meta["year"]] = years.get(meta["year"], 0) + 1
+        """Papers, chunks and papers per year, from the keyword index's summary (no chunk metadata read)."""
+        summary = self.retriever.summary()
         return {
-            "papers": len(papers),
-            "chunks": len(stored.ids),
+            "papers": summary["papers"],
+            "chunks": summary["chunks"],
             "store": self.store.location(),
             "collection": self.settings.collection,
             "embedding_model": self.settings.embedding_model,
-            "papers_per_year": dict(sorted(years.items())),
+            "papers_per_year": dict(sorted(summary["papers_per_year"].items())),
         }
 
     def undated_count(self) -> int:
         """How many stored papers have no year: the papers a year filter hides unless `include_undated`."""
-        stored = self.store.all(include_texts=False)
-        return len({meta["paper_id"] for meta in stored.metadatas} - {meta["paper_id"] for meta in stored.metadatas
-                                                                       if meta.get("year")})
+        return self.retriever.summary()["undated"]
+
+    def reindex(self) -> dict[str, Any]:
+        """Rebuild the keyword index from the whole store (trusting nothing saved), as one main segment; a store
+        written before chunks carried their papers' lookup keys gets them, so later ingests stop reading it whole."""
+        from .ingest import add_lookup_keys
+        from .keyword_sync import sync_keyword_index
+
+        started = time.perf_counter()
+        with self.store.writing():
+            keyed = add_lookup_keys(self.store)
+            index = sync_keyword_index(self.store, force=True)
+        self.retriever.invalidate()
+        return {"chunks": index.count, "chunks_keyed": keyed, "seconds": round(time.perf_counter() - started, 3)}
 
     def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
         """Each paper's whole stored text."""

@@ -15,6 +15,7 @@ from .config import Settings
 from .embed import Embedder
 from .keyword import KeywordIndex
 from .keyword_sync import State, state, sync_keyword_index
+from .keyword_sync import summary as saved_summary
 from .store import Store
 from .types import SearchHit
 
@@ -84,6 +85,16 @@ class Retriever:
     def invalidate(self) -> None:
         self._keyword_state = None
 
+    def summary(self) -> dict[str, Any]:
+        """Papers, chunks, papers per year and undated papers of the store, from the keyword index: the one held
+        when it is current, else the saved summary when that is, else the index brought in step."""
+        with self._keyword_lock:
+            held, now = self._keyword, state(self.store)
+            if held is not None and now == self._keyword_state and not now.pending:
+                return held.summary()
+        saved = saved_summary(self.store)
+        return saved if saved is not None else self.keyword_index().summary()
+
     def search(
         self,
         query: str,
@@ -129,7 +140,7 @@ class Retriever:
             found = index.search(query, n, year_from, year_to, include_undated)
             more = more or len(found) == n
             for rank, (position, score) in enumerate(found):
-                cid = index.ids[position]
+                cid = index.slots[position]
                 cand = candidates.setdefault(cid, Candidate(cid))
                 cand.keyword, cand.keyword_rank = score, rank + 1
 

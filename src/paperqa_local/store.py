@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 ADD_BATCH = 1000
 CONTENT_KEY, PENDING = "paperqa_content", "pending"  # a Chroma server's collection metadata: `Store.declared_content`
+KEYED = "paperqa_keyed"  # collection metadata: every chunk has KEY_FIELDS (`Store.keyed`)
+KEY_FIELDS = ("key_doi", "key_arxiv", "key_title")  # chunk metadata: what ingest finds a stored paper by
 # a second writer waits this long for the first (an ingest of a large library takes minutes), then gives up
 WRITE_WAIT_S = 600
 # chromadb keeps one shared system per path and fails when two clients for it are created at once
@@ -134,10 +136,23 @@ class Store:
 
     def declare_content(self, value: str) -> None:
         if self.settings.chroma_host:
-            with store_errors(self.location()):
-                collection = self.client.get_collection(self.settings.collection)
-                kept = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
-                collection.modify(metadata={**kept, CONTENT_KEY: value})
+            self._set_collection_metadata(CONTENT_KEY, value)
+
+    def keyed(self) -> bool:
+        """Whether every chunk carries its paper's lookup keys (`KEY_FIELDS`), so that ingest finds a paper's
+        stored self by a query instead of reading every chunk's metadata: true of collections created since."""
+        with _OPENING, store_errors(self.location(), self._path()):
+            self._open_collection()  # opened (or created) first: the flag is read fresh, another process may set it
+            return bool((self.client.get_collection(self.settings.collection).metadata or {}).get(KEYED))
+
+    def set_keyed(self) -> None:
+        self._set_collection_metadata(KEYED, True)
+
+    def _set_collection_metadata(self, key: str, value: Any) -> None:
+        with store_errors(self.location(), self._path()):
+            collection = self.client.get_collection(self.settings.collection)
+            kept = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
+            collection.modify(metadata={**kept, key: value})
 
     def lock_path(self) -> Path:
         name = self.settings.collection
@@ -188,10 +203,42 @@ class Store:
                              "— wait for it to finish or stop it, then run this again") from None
         return True
 
-    def paper_states(self) -> dict[str, StoredPaper]:
-        """Each stored paper's content hash, its chunks' text hashes, and whether its last write completed."""
-        stored = self.all(include_texts=False)
+    def paper_states(self, paper_ids: list[str] | None = None) -> dict[str, StoredPaper]:
+        """Each stored paper's content hash, its chunks' text hashes, and whether its last write completed: of
+        these papers (looked up by id), or of every paper."""
+        stored = self.all(include_texts=False) if paper_ids is None else self.chunks_of(paper_ids)
         return paper_states(stored.metadatas, stored.ids)
+
+    def chunks_of(self, paper_ids: list[str]) -> StoredChunks:
+        """Every chunk of these papers, metadata only, by a query on `paper_id`: the cost of these papers, not of
+        the store."""
+        return self._where("paper_id", paper_ids)
+
+    def find_papers(self, field: str, values: list[str]) -> set[str]:
+        """The ids of papers with a chunk whose metadata `field` is one of `values`."""
+        return {meta["paper_id"] for meta in self._where(field, values).metadatas}
+
+    def _where(self, field: str, values: list[str]) -> StoredChunks:
+        ids: list[str] = []
+        metadatas: list[dict[str, Any]] = []
+        values = sorted(set(values))
+        for start in range(0, len(values), ADD_BATCH):  # a filter of thousands of values is one large query
+            where = {field: {"$in": values[start : start + ADD_BATCH]}}
+            with store_errors(self.location(), self._path()):
+                got = self._fresh(lambda: self.collection.get(where=where, include=["metadatas"]))
+            ids += got["ids"]
+            metadatas += got["metadatas"]
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        return StoredChunks([ids[i] for i in order], [""] * len(ids), [metadatas[i] for i in order])
+
+    def metadatas(self, chunk_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The metadata of those of these chunks that are stored, by id."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(chunk_ids), 5000):
+            with store_errors(self.location(), self._path()):
+                got = self.collection.get(ids=chunk_ids[start : start + 5000], include=["metadatas"])
+            found.update(zip(got["ids"], got["metadatas"]))
+        return found
 
     def all(self, include_texts: bool = True) -> StoredChunks:
         include = ["metadatas", "documents"] if include_texts else ["metadatas"]
