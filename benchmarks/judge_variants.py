@@ -45,7 +45,7 @@ def _scores(llm, messages, judgement) -> dict[str, float]:
 def score(args) -> None:
     from paperqa_local import PaperQA
     from paperqa_local.eval.qa import pubmedqa_items, pubmedqa_papers, scifact_items
-    from paperqa_local.judge import CHECK, DECIDE, claim_signals, judge_prompt, negate, verdict_sources
+    from paperqa_local.judge import CHECK, DECIDE, asking, claim_signals, judge_prompt, negate, verdict_sources
 
     folder = Path(args.eval_dir) / args.dataset
     if args.dataset == "scifact":
@@ -73,9 +73,8 @@ def score(args) -> None:
                 with llm.lock:
                     if args.dataset == "scifact":
                         row["check"] = _scores(llm, messages, CHECK)
-                        negated = messages[:-1] + [{**messages[-1], "content": messages[-1]["content"].rsplit("Claim: ", 1)[0]
-                                                    + f"Claim: {negate(text)}"}]
-                        row["check_negation"] = llm.score_options(negated, [list(CHECK.options["SUPPORTS"])])[0]
+                        row["check_negation"] = llm.score_options(asking(messages, CHECK, negate(text)),
+                                                                  [list(CHECK.options["SUPPORTS"])])[0]
                         whole = qa.paper_texts([best.hit.paper_id]).get(best.hit.paper_id, best.hit.text)
                         one = [{"role": "system", "content": CHECK.system},
                                {"role": "user", "content": f"Sources:\n[1] {best.hit.title}: {' '.join(whole.split())[:6000]}\n\nClaim: {text}"}]

@@ -369,6 +369,13 @@ def answer_stream(qa: PaperQA, question: str, k=None, year_from=None, year_to=No
     yield answer
 
 
+def _their_say(qa: PaperQA, question: str, sources: list[Source], support: dict[int, list[str]]) -> list[str]:
+    """For each of `sources`, its sentence closest to the question as a cited answer sentence; `support` gains them."""
+    said = [said_by(source, best_sentence(qa, question, source)[0]) for source in sources]
+    support.update((source.key, [sentence]) for source, sentence in zip(sources, said))
+    return [_with_markers(sentence, [source.key]) for source, sentence in zip(sources, said)]
+
+
 def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], question: str) -> None:
     """Fill `answer` from the model's text: verified citations, dropped facts, and "not reported" when a figure
     was asked for and no verified sentence gives one."""
@@ -382,17 +389,10 @@ def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], questio
             return
         # the best-ranked paper is about the question (the decline was not allowed) but the model said only what
         # it lacks, or nothing that held: its sentence closest to the question answers what it does say
-        sentence = said_by(sources[0], best_sentence(qa, question, sources[0])[0])
-        support = {sources[0].key: [sentence]}
-        text = " ".join([_with_markers(sentence, [sources[0].key]), note]).strip()
+        text = " ".join([*_their_say(qa, question, sources[:1], support), note]).strip()
     if ASKS_MANY.search(question):  # "what are the approaches …": every source the answer left out gets its say
-        for source in sources:
-            if source.key not in support:
-                sentence = said_by(source, best_sentence(qa, question, source)[0])
-                support[source.key] = [sentence]
-                text = f"{text} {_with_markers(sentence, [source.key])}"
-    text = text + "".join(f" {part}" for part in answer_asked_figures(question, text, support, sources))
-    answer.text = text
+        text = " ".join([text, *_their_say(qa, question, [s for s in sources if s.key not in support], support)])
+    answer.text = text + "".join(f" {part}" for part in answer_asked_figures(question, text, support, sources))
     answer.answerable = True
     evidence = supporting_sentences(qa, support, by_key)
     answer.citations = [

@@ -86,6 +86,12 @@ DECIDE = Judgement("decide", DECIDE_PROMPT, DECISIONS, "maybe", "Question",
 CLAIM_SIGNALS = ("yes", "no", "maybe", "false_yes", "relevance")
 
 
+def asking(messages: list[dict], judgement: Judgement, text: str) -> list[dict]:
+    """`messages` with the text judged in the last turn replaced by `text` (the sources' prefix, cached, stays)."""
+    head = messages[-1]["content"].rsplit(f"{judgement.prompt_label}: ", 1)[0]
+    return messages[:-1] + [{**messages[-1], "content": f"{head}{judgement.prompt_label}: {text}"}]
+
+
 def claim_signals(qa: PaperQA, llm, claim: str, relevance: float, k=None) -> dict[str, float] | None:
     """`CLAIM_SIGNALS` for `claim` (the caller holds `llm.lock`); None when the question form finds no evidence.
     On PubMedQA, asking about the best paper's whole abstract after worked examples separated yes from no far
@@ -96,17 +102,15 @@ def claim_signals(qa: PaperQA, llm, claim: str, relevance: float, k=None) -> dic
         return None
     labels = list(DECIDE.options)
     found = dict(zip(labels, llm.score_options(asked, [list(DECIDE.options[x]) for x in labels])))
-    flipped = asked[:-1] + [{**asked[-1], "content": asked[-1]["content"].rsplit(f"{DECIDE.prompt_label}: ", 1)[0]
-                             + f"{DECIDE.prompt_label}: Is it false that {claim}?"}]
-    found["false_yes"] = llm.score_options(flipped, [list(DECIDE.options["yes"])])[0]
+    found["false_yes"] = llm.score_options(asking(asked, DECIDE, f"Is it false that {claim}?"), [list(DECIDE.options["yes"])])[0]
     return {**found, "relevance": relevance}
 
 
 def linear_label(calibration, signals: dict[str, float], labels: list[str]) -> str:
     """The label a linear calibration (`models.Calibration.linear`) gives these signals."""
     z = [(signals[name] - centre) / scale for name, centre, scale in zip(CLAIM_SIGNALS, calibration.centre, calibration.scale)]
-    rows = [*calibration.linear[:-1]]
-    logits = [sum(value * row[n] for value, row in zip(z, rows)) + calibration.linear[-1][n] for n in range(len(labels))]
+    *rows, bias = calibration.linear
+    logits = [sum(value * row[n] for value, row in zip(z, rows)) + bias[n] for n in range(len(labels))]
     return labels[max(range(len(labels)), key=logits.__getitem__)]
 
 
@@ -210,9 +214,7 @@ def judge(qa: PaperQA, text: str, judgement: Judgement, k=None, explain: bool = 
             elif judgement is CHECK and answer.verdict == "SUPPORTS":
                 # the same sources asked about the claim's negation (only the claim's tokens are new: the sources'
                 # prefix is cached): a source that states the negation must not yield SUPPORTS
-                negated = messages[:-1] + [{**messages[-1], "content": messages[-1]["content"].rsplit(f"{judgement.prompt_label}: ", 1)[0]
-                                            + f"{judgement.prompt_label}: {negate(text)}"}]
-                against = llm.score_options(negated, [list(judgement.options["SUPPORTS"])])[0]
+                against = llm.score_options(asking(messages, judgement, negate(text)), [list(judgement.options["SUPPORTS"])])[0]
                 answer.signals["supports_negation"] = round(against, 4)
                 if against > scores["SUPPORTS"]:
                     answer.verdict = "CONTRADICTS"
