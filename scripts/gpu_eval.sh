@@ -2,7 +2,7 @@
 # The quality evals on the GPU machine, with the real 1.5B weights (after `bash .gpu/base/device.sh setup`,
 # `bash /tmp/gpu/device.sh wheels`, and the GGUF assembled in /tmp/models under its bundled file name, so that
 # the preset `default` and its calibration apply):
-#   bash scripts/gpu_eval.sh seeds  OUTDIR SET…   seeds questions (SET: dev, test, holdout, holdout2), one set
+#   bash scripts/gpu_eval.sh seeds  OUTDIR SET…   seeds questions (SET: dev, test, holdout, holdout2, holdout3), one set
 #                                            after another, so their timings are those of one question at a time)
 #   bash scripts/gpu_eval.sh data   OUTDIR   with .gpu/evaldata carried (scripts/gpu_carry.sh puts the SciFact
 #                                            claims and PubMedQA there): the eval files -> /tmp/gpu/eval
@@ -20,7 +20,7 @@ run() {  # name, eval arguments…
     2> "$out/$tag-$name.log" || { tail -20 "$out/$tag-$name.log"; return 1; }
 }
 case "$what" in
-  seeds)  # the named sets, one after another: dev test (seeds_questions.jsonl), holdout, holdout2
+  seeds)  # the named sets, one after another: dev test (seeds_questions.jsonl), holdout, holdout2, holdout3
     for set in "${@:3}"; do
       case $set in
         dev|test) file=benchmarks/data/seeds_questions.jsonl ;;

@@ -265,6 +265,20 @@ def test_an_answer_that_only_says_what_is_missing_gets_what_the_best_paper_does_
     assert note == "TideNet does not report what the counting costs."
 
 
+def test_a_name_from_the_question_that_no_source_holds_is_never_stated_as_cited(figure_qa):
+    qa = figure_qa(ScriptedLLM("TideNet counts juvenile fish on an H100 GPU [1]."))
+    answer = qa.ask("Did TideNet count juvenile fish in tide pools on an H100?")
+    assert "H100 GPU [1]" not in answer.text and answer.text.endswith("The cited abstracts do not mention H100.")
+    assert any("H100: in no retrieved source" in d for d in answer.dropped)
+
+
+def test_a_note_that_an_added_sentence_answers_is_dropped(figure_qa):
+    qa = figure_qa(ScriptedLLM("TideNet counts juvenile fish in tide pools [1]. The abstract does not report how much faster they grow."))
+    answer = qa.ask("How much faster do juvenile fish grow in warm tide pools?")
+    assert answer.text == ("TideNet counts juvenile fish in tide pools [1]. "
+                           "Juvenile fish grow 2.5x faster in warm tide pools [1].")
+
+
 def test_a_question_about_one_thing_sends_only_the_paper_far_ahead(figure_qa):
     import dataclasses
 

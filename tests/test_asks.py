@@ -71,3 +71,14 @@ def test_a_factor_and_the_hardware_are_asked_for():
     assert chips.label == "which hardware was used" and chips.named
     assert not gives(chips, "They deploy it on the GPU's integer arithmetic units [1].")
     assert gives(chips, "They measure it on an NVIDIA A100 GPU [1].")
+
+
+def test_which_cities_is_answered_only_by_a_name_next_to_them():
+    cities, = asked_figures("Which cities did the SEENet location-relationship model get evaluated on?")
+    assert cities.label == "which cities were used" and cities.named
+    title = "Multi-Temporal Relationship Inference in Urban Areas"
+    assert not gives(cities, "SEENet evaluated SEConv on a set of cities [1].", title=title)  # a name, not a city's
+    assert not gives(cities, "SEENet was evaluated on four real-world datasets [1].", title=title)
+    assert gives(cities, "SEENet is evaluated on data from Beijing and Shanghai, two large cities [1].", title=title)
+    assert [ask.label for ask in asked_figures("How quickly does EgoPoser run, in frames per second?")] == [
+        "the speed", "the figure in frames per second"]

@@ -35,3 +35,19 @@ def test_two_part_question_gets_a_sentence_for_each_part_within_the_budget(tmp_p
 
 def test_latex_left_in_listings_is_cleaned():
     assert clean_latex(r"3.72$\sim$4.11$\times$ faster, 50\% less") == "3.72~4.11× faster, 50% less"
+
+
+def test_a_paper_whose_own_method_the_question_names_comes_first_and_alone(tmp_path):
+    import dataclasses
+
+    from paperqa_local.evidence import own_names, subjects
+
+    assert own_names("A Recurrent Model", "We propose a predictive recurrent network (PV-RNN). It learns.") == ["PV-RNN"]
+    assert own_names("ORBIT: A Benchmark", "Models reason about objects (CNNs) on it.") == ["ORBIT"]
+    assert subjects("Is there a lighter alternative to ValveNet for harbours?") == []  # only compared with
+    qa = make_qa(tmp_path)
+    valve, other = qa.paper_hits(["p-valve", "p-other"])
+    hits = [dataclasses.replace(other, score=1.0), dataclasses.replace(valve, score=0.9)]
+    sources = select_evidence(qa, "Which harbour cranes did ValveNet get tested on?", hits, 400)
+    assert [s.hit.paper_id for s in sources] == ["p-valve"]
+    assert [s.hit.paper_id for s in select_evidence(qa, "Which harbour cranes move containers?", hits, 400)][0] == "p-other"

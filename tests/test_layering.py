@@ -23,7 +23,7 @@ FLOORS = {
     "integrations": 2,  # llama-index: its documents in (PDF pages, page-aware splitting), retriever/query engine out
     "ingest": 3, "retrieve": 3, "keyword_sync": 3,
     # answering's parts
-    "evidence": 4, "support": 4, "guard": 4, "wording": 4, "asks": 4,
+    "evidence": 4, "support": 4, "guard": 4, "wording": 4, "asks": 4, "followup": 4,
     "answer": 5, "judge": 5,
     # the facade; "" is the package itself (`from paperqa_local import PaperQA` hands out the facade)
     "qa": 6, "": 6,
@@ -65,7 +65,7 @@ SIDEWAYS = {
 
 # Imports under `if TYPE_CHECKING:` run only in a type checker, never at run time; these may point up.
 # Answering takes the facade as its argument and names its type; it never imports it.
-TYPE_ONLY_UP = {("answer", "qa"), ("evidence", "qa"), ("judge", "qa")}
+TYPE_ONLY_UP = {("answer", "qa"), ("evidence", "qa"), ("judge", "qa"), ("followup", "qa")}
 
 # sources/ is being reworked: its __init__ dispatches to the parsers, which import ParseResult back from it
 # (a circle within the package). Drop this once ParseResult lives in a module of its own.

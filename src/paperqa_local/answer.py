@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .asks import asked_figures, gives
+from .followup import condense, previous_turn, with_previous_papers
 from .evidence import ASKS_MANY, Source, best_sentence, render_sources, select_evidence
 from .guard import copies
 from .models import calibration_for
-from .support import MARKER, check_sentence, figures
+from .support import MARKER, check_sentence, figures, holds_name, names
 from .wording import MarkerFilter, lead_for, name_sources, said_by, strip_copied_headers, third_person
 from .text import split_sentences
 from .types import Answer, Citation, SearchHit
@@ -79,26 +80,6 @@ CITE_MARGIN = 0.08  # a sentence's second source is kept when its closest senten
 
 def _markers(text: str) -> list[int]:
     return [int(n) for group in MARKER.findall(text) for n in re.findall(r"\d+", group)]
-
-
-def previous_turn(history) -> tuple[str, str, list[str]] | None:
-    """The last turn of `history`: (question, answer text, cited paper ids). A turn is an `Answer`, a
-    (question, answer) pair, or a dict with "question", "text" and optionally "cited" (paper ids)."""
-    if not history:
-        return None
-    turn = history[-1]
-    if isinstance(turn, Answer):
-        return turn.question, turn.text, [c.paper_id for c in turn.citations]
-    if isinstance(turn, dict):
-        return turn.get("question", ""), turn.get("text", ""), list(turn.get("cited", []))
-    question, text = turn[0], turn[1]
-    return question, text, list(turn[2]) if len(turn) > 2 else []
-
-
-def condense(question: str, history) -> str:
-    """A follow-up ("and how fast is it?") is searched together with the question it follows."""
-    previous = previous_turn(history)
-    return f"{previous[0]} {question}" if previous else question
 
 
 def build_messages(question: str, sources: list[Source], previous: tuple[str, str, list[str]] | None = None) -> list[dict[str, str]]:
@@ -181,6 +162,9 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
     notes: list[str] = []
     seen: list[tuple[str, list[int]]] = []
     context = " ".join([question, *(texts[key].text for key in texts)])
+    # a name the question gives and no source holds ("did it run on an H100?"): a sentence stating it is the
+    # model's guess, and the sources' silence is the answer
+    unknown = [n for n in names(question) if not any(holds_name(n, t.text) for t in texts.values())]
     for bare, keys in sentences:
         if any(bare == earlier for earlier, _ in seen) or len(seen) >= MAX_SENTENCES:
             continue  # small models repeat themselves until the token limit
@@ -193,6 +177,11 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
             continue
         if NOT_REPORTED.search(bare) and not _own_figures(bare, question):
             notes.append(bare)  # says what the sources lack: nothing to cite (kept if the answer does not give it)
+            continue
+        guessed = [n for n in unknown if holds_name(n, bare)]
+        if guessed and not NOT_REPORTED.search(bare):
+            dropped.append(f"{bare!r} ({', '.join(guessed)}: in no retrieved source)")
+            notes += [note for note in (f"The cited abstracts do not mention {n}." for n in guessed) if note not in notes]
             continue
         verdict = check_sentence(bare, keys, texts, question)
         dropped += verdict.dropped
@@ -237,31 +226,37 @@ _NOTE_WORDS = set("the a an of in on for to and or is are was were be it its thi
                   "reported reports state stated give given mention mentioned provide specify any there".split())
 
 
-def answer_asked_figures(question: str, text: str, support: dict[int, list[str]], sources: list[Source]) -> list[str]:
-    """What to add for each figure the question asks for (`asks.py`) that no verified sentence gives: the
-    sentence of a cited source (else of the best-ranked one) that gives it, cited; else a note that the cited
-    abstracts do not report it. `support` gains the sentences added."""
+def answer_asked_figures(question: str, text: str, support: dict[int, list[str]], sources: list[Source]) -> str:
+    """`text` with each figure the question asks for (`asks.py`) that no verified sentence gives: the sentence
+    of a cited source (else of the best-ranked one) that gives it, cited; else a note that the cited abstracts
+    do not report it. A note of the model's that such a sentence answers is dropped. `support` gains the
+    sentences added."""
     said = [sentence for sentences in support.values() for sentence in sentences]
-    notes = [sentence for sentence in split_sentences(text) if NOT_REPORTED.search(sentence)]
-    added: list[str] = []
     order = [s for s in sources if s.key in support] + [s for s in sources[:1] if s.key not in support]
     titles = " ".join(source.hit.title for source in sources if source.key in support)
+    added, answered, missing = [], [], []
     for ask in asked_figures(question):
         if any(gives(ask, sentence, question, titles) for sentence in said):
             continue
         found = next(((source, sentence) for source in order for sentence in source.all_sentences[1:]
                       if gives(ask, sentence, question, source.hit.title)), None)
-        if found:
-            source, sentence = found
-            sentence = third_person(" ".join(sentence.split()), source)
-            support.setdefault(source.key, []).append(sentence)
-            said.append(sentence)
-            added.append(_with_markers(sentence, [source.key]))
-        elif not any(_content_words(ask.label) & _content_words(note) for note in notes):
-            note = f"The cited abstracts do not report {ask.label}."
-            notes.append(note)
-            added.append(note)
-    return added
+        if not found:
+            missing.append(ask)
+            continue
+        source, sentence = found
+        sentence = third_person(" ".join(sentence.split()), source)
+        support.setdefault(source.key, []).append(sentence)
+        said.append(sentence)
+        added.append(_with_markers(sentence, [source.key]))
+        answered.append(ask)
+    kept = [sentence for sentence in split_sentences(text)
+            if not (NOT_REPORTED.search(sentence) and any(ask.named_in(sentence) for ask in answered))]
+    notes = [sentence for sentence in kept if NOT_REPORTED.search(sentence)]
+    for ask in missing:
+        if not any(ask.named_in(note) for note in notes):
+            notes.append(f"The cited abstracts do not report {ask.label}.")
+            added.append(notes[-1])
+    return " ".join([*kept, *added])
 
 
 def _content_words(text: str) -> set[str]:
@@ -285,15 +280,6 @@ def supporting_sentences(qa: PaperQA, support: dict[int, list[str]], by_key: dic
     return found
 
 
-def _with_previous_papers(qa: PaperQA, hits: list[SearchHit], paper_ids: list[str]) -> list[SearchHit]:
-    """A follow-up ("which of those …") is about the papers the previous answer cited: keep them among the hits."""
-    missing = [pid for pid in paper_ids if pid not in {hit.paper_id for hit in hits}]
-    if not missing:
-        return hits
-    extra = qa.paper_hits(missing)
-    return (hits[:1] + extra + hits[1:])[: max(len(hits), len(extra) + 1)]  # after the best new hit
-
-
 def answer_stream(qa: PaperQA, question: str, k=None, year_from=None, year_to=None, history=None,
                   stop: threading.Event | None = None, include_undated=False,
                   hits: list[SearchHit] | None = None) -> Iterator[str | Answer]:
@@ -305,7 +291,7 @@ def answer_stream(qa: PaperQA, question: str, k=None, year_from=None, year_to=No
         hits = qa.search(condense(question, history), k=k or settings.k, year_from=year_from, year_to=year_to,
                          include_undated=include_undated)
     if previous and previous[2]:
-        hits = _with_previous_papers(qa, hits, previous[2])
+        hits = with_previous_papers(qa, hits, previous[2])
     sources = select_evidence(qa, question if not previous else f"{previous[0]} {question}", hits, qa.evidence_budget())
     retrieve_ms = 1000 * (time.perf_counter() - started)
     answer = Answer(question=question, text=DECLINE, answerable=False, contexts=hits,
@@ -392,7 +378,7 @@ def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], questio
         text = " ".join([*_their_say(qa, question, sources[:1], support), note]).strip()
     if ASKS_MANY.search(question):  # "what are the approaches …": every source the answer left out gets its say
         text = " ".join([text, *_their_say(qa, question, [s for s in sources if s.key not in support], support)])
-    answer.text = text + "".join(f" {part}" for part in answer_asked_figures(question, text, support, sources))
+    answer.text = answer_asked_figures(question, text, support, sources)
     answer.answerable = True
     evidence = supporting_sentences(qa, support, by_key)
     answer.citations = [

@@ -18,23 +18,30 @@ from dataclasses import dataclass
 from .support import MARKER, holds_name, names
 
 NEAR_WORDS = 5  # an asked word this many words from a number makes it that number
+NAME_BEFORE, NAME_AFTER = 3, 8  # a name this many words before or after an asked thing names it
 # words that end the thing a "how many …" asks for ("how many hours of audio do …" asks for hours)
 _STOP = set("do does did are is was were be been in of on for from the a an can could would will they it its there "
             "and or to with per at by that which when if this those these you we i their has have had get got".split())
-_SPEED = ("x", "×", "times", "fold", "faster", "speedup", "speed-up", "quicker", "acceleration")
+_SPEED = ("x", "×", "times", "fold", "faster", "speedup", "speed-up", "speed", "quicker", "acceleration")
 _TIME = ("second", "s", "sec", "ms", "millisecond", "minute", "min", "hour", "h", "day", "week", "latency", "time")
 # metrics and units a question names: each with the spellings a source uses for it
 _METRICS = {
     "fid": ("fid",), "bleu": ("bleu",), "rouge": ("rouge",), "f1": ("f1",), "auc": ("auc", "auroc"),
     "map": ("map",), "psnr": ("psnr", "db"), "ssim": ("ssim",), "perplexity": ("perplexity", "ppl"),
-    "wer": ("wer", "word error"), "accuracy": ("accuracy", "accurate", "%"), "hz": ("hz", "fps", "frames"),
-    "frame rate": ("fps", "hz", "frames per second", "frame rate"), "latency": ("ms", "millisecond", "second", "latency"),
+    "wer": ("wer", "word error"), "accuracy": ("accuracy", "accurate", "%"), "hz": ("hz", "fps", "frames"), "fps": ("fps", "hz", "frames"),
+    "frame rate": ("fps", "hz", "frames per second", "frame rate"),
+    "frames per second": ("fps", "hz", "frames per second", "frame"), "latency": ("ms", "millisecond", "second", "latency"),
     "milliseconds": ("ms", "millisecond"), "seconds": ("s", "sec", "second"), "hours": ("hour", "hours", "h"),
     "throughput": ("tokens/s", "throughput", "per second", "/s"), "success rate": ("success", "%"),
-    "tokens per second": ("tokens/s", "tokens per second", "token/s", "tok/s"), "score": ("score",),
+    "tokens per second": ("tokens/s", "tokens per second", "token/s", "tok/s"), "score": ("score", "accuracy", "%", "points"),
     "power": ("watt", "w", "mw", "kw", "power"), "energy": ("energy", "joule", "j", "mj", "wh", "kwh"),
 }
-_UNITS = {"hz", "milliseconds", "seconds", "hours", "tokens per second"}
+# things a "which …" question asks to be named ("which cities was it evaluated on"): a sentence naming none of
+# them has not answered it, and the paper's own method is never one of them
+_NAMED_THINGS = (r"datasets?|benchmarks?|corpora|corpus|cities|city|countries|country|languages|baselines|robots?|"
+                 r"simulators?|hospitals?|companies|species|organisms?|institutions|universities")
+_LABEL_WORDS = {"which", "were", "used", "size", "figure", "many", "much", "what", "takes", "from", "less"}
+_UNITS = {"hz", "fps", "frames per second", "milliseconds", "seconds", "hours", "tokens per second"}
 _METRIC = re.compile(r"\b(" + "|".join(re.escape(m) for m in sorted(_METRICS, key=len, reverse=True)) + r")\b", re.I)
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:\s*(?:%|×|x\b|-?fold\b))?|(?:two|three|four|five|six|seven|eight|"
                      r"nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|"
@@ -49,6 +56,11 @@ class Ask:
     words: tuple[str, ...]  # lower-case stems; a number next to one of them gives the figure
     units: tuple[str, ...] = ()  # a number written with one of these gives it too ("48%", "4.1×")
     named: bool = False  # asks for a name (which dataset), not a figure
+
+    def named_in(self, sentence: str) -> bool:
+        """Does `sentence` speak of this asked thing? ("… does not report how much faster …": the speedup)"""
+        stems = [w for w in (*self.words, *re.findall(r"[a-z]{4,}", self.label.lower())) if len(w) >= 4 and w not in _LABEL_WORDS]
+        return any(word.startswith(stem) for word in re.findall(r"[a-z][\w-]*", sentence.lower()) for stem in stems)
 
 
 def asked_figures(question: str) -> list[Ask]:
@@ -83,15 +95,15 @@ def asked_figures(question: str) -> list[Ask]:
             _add_speedup(asks)
         elif words:
             asks.append(Ask(f"the size of the {' '.join(words[:3])}", tuple(_stem(w) for w in words[:4])))
-    if re.search(r"\bhow fast\b", text, re.I):
+    if re.search(r"\bhow (fast|quickly)\b", text, re.I):
         asks.append(Ask("the speed", _SPEED + _TIME + ("throughput", "tokens/s", "fps"), ("×", "x")))
     if re.search(r"\bby how much\b|\bhow much (smaller|larger|bigger|shorter|longer|better|higher|lower)\b|"
                  r"\bwhat (\w+[ -]){0,2}(gain|improvement)s?\b", text, re.I):
         asks.append(Ask("the size of the gain", ("gain", "improv", "faster", "speedup", "higher", "better", "reduc",
                                                  "smaller", "fewer", "shorter", "less"), ("%", "×", "x", "fold")))
-    for m in re.finditer(r"\b(which|what)\b(?: [\w-]+){0,4}? (datasets?|benchmarks?|corpora|corpus)\b(?! (?:on|it|them|against|with)\b)", text, re.I):
+    for m in re.finditer(r"\b(which|what)\b(?: [\w-]+){0,4}? (" + _NAMED_THINGS + r")\b(?! (?:on|it|them|against|with)\b)", text, re.I):
         noun = m.group(2).lower()
-        plural = noun.endswith("s") or noun == "corpora"
+        plural = noun.endswith("s") and not noun.endswith("ss") or noun == "corpora"
         asks.append(Ask(f"which {noun} {'were' if plural else 'was'} used", (_stem(noun)[:7],), named=True))
     if asks or re.search(r"\b(what|which|how|report|get|reach|achieve)\b", text, re.I):
         for m in _METRIC.finditer(text):
@@ -138,10 +150,14 @@ def gives(ask: Ask, sentence: str, question: str = "", title: str = "") -> bool:
     """Does `sentence` state the figure `ask` asks for? (For a name: one the question and the paper's `title`
     do not already hold, in a sentence about the asked thing.)"""
     given = set(re.findall(r"\d[\d,.]*\d|\d", f"{question} {title}"))  # "Llama Guard 3", "Evidence Inference 2.0"
-    if ask.named:
-        words = re.findall(r"[\w-]+", sentence.lower())
-        return any(_names(w, stem) for w in words for stem in ask.words) and any(
-            not holds_name(name, f"{question} {title}") for name in names(MARKER.sub(" ", sentence)))
+    if ask.named:  # a new name next to the asked thing: "… on the SG-FRONT dataset", "cities: Beijing, Shanghai"
+        text = MARKER.sub(" ", sentence)
+        words = re.findall(r"[\w.+-]+", text)
+        proper = {w for w in words[1:] if re.fullmatch(r"[A-Z][a-z]{2,}", w)}  # Beijing, English
+        new = {name for name in {*names(text), *proper} if not holds_name(name, f"{question} {title}")}
+        at = [i for i, w in enumerate(words) for stem in ask.words if _names(w.lower(), stem)]
+        return any(any(holds_name(name, w) and len(w) < len(name) + 4 for name in new)
+                   for i in at for w in words[max(0, i - NAME_BEFORE): i + NAME_AFTER + 1])
     text = MARKER.sub(" ", sentence)
     text = re.sub(r"\((?:19|20)\d\d\)", " ", text)
     tokens = re.findall(r"[\w.%×/-]+", text.lower())

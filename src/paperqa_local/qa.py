@@ -211,7 +211,7 @@ class PaperQA:
                     history=None, include_undated: bool = False) -> list[SearchHit]:
         """The papers an answer to `question` will read (found as `stream` finds them), e.g. to show them while
         the answer is being written."""
-        from .answer import condense
+        from .followup import condense
 
         return self.search(condense(" ".join(question.split()), history), k=k, year_from=year_from, year_to=year_to,
                            include_undated=include_undated)

@@ -79,6 +79,8 @@ def names(text: str) -> list[str]:
     found = []
     for m in _NAME.finditer(text):
         word = m.group(1).rstrip(".")
+        head = re.sub(r"(?:-[a-z]+)+$", "", word)  # "LLaVA-style", "FPGA-deployed", "LoRA-tune": the name is the head
+        word = head if head != word and _NAME.fullmatch(head) else word
         if word.lower() in GENERIC_NAMES or word.lower().rstrip("s") in GENERIC_NAMES:
             continue
         if re.fullmatch(r"\d+(?:st|nd|rd|th|s)", word):  # 1st, 1990s
@@ -177,12 +179,14 @@ def check_sentence(sentence: str, keys: list[int], sources: dict[int, SourceText
     - a figure is in no source, or only in another paper's while the sentence names a cited paper's method
       (one paper's figure credited to another): drop the clause holding it, else the sentence;
     - a name is in no source and not in the question: the sentence stays, marked unsupported.
-    Names the user wrote in the question count as given.
+    Names the user wrote in the question and no retrieved source holds count as given.
     """
     # a percentage, a ratio or a figure with decimals ("1.00") is never supported by a number written as a word
     unit = {value for value, precise in with_units(sentence) if precise}
     values = list(dict.fromkeys(figures(sentence)))
-    wanted_names = [n for n in names(sentence) if not holds_name(n, question)]
+    # a name the question gives is the user's word, unless a retrieved source holds it: then it is that source's
+    wanted_names = [n for n in names(sentence)
+                    if not holds_name(n, question) or any(holds_name(n, s.text) for s in sources.values())]
     if not values and not wanted_names:
         return Verdict(keys, sentence)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .evidence import Source
-from .support import MARKER, short_name
+from .support import MARKER
 
 
 class MarkerFilter:
@@ -36,13 +36,13 @@ class MarkerFilter:
 
 def lead_for(source: Source) -> str:
     """How an answer about this source begins: its method's name, else its title, and its marker."""
-    return f"{short_name(source.hit.title) or source.hit.title} [{source.key}]"
+    return f"{source.name or source.hit.title} [{source.key}]"
 
 
 def said_by(source: Source, sentence: str) -> str:
     """A sentence of `source`'s abstract as an answer sentence: third person, naming the paper."""
     sentence = third_person(" ".join(sentence.split()), source)
-    name = short_name(source.hit.title) or source.hit.title
+    name = source.name or source.hit.title
     if name.lower() in sentence.lower():
         return sentence
     head = sentence[:1].lower() + sentence[1:] if sentence[1:2].islower() else sentence
@@ -54,7 +54,7 @@ def third_person(sentence: str, source: Source | None) -> str:
     match = re.match(r"(We|Our)\b", sentence)
     if not match:
         return re.sub(r"\bour\b", "their", re.sub(r"\bwe\b", "they", sentence))
-    name = short_name(source.hit.title) if source else None
+    name = source.name if source else None
     subject = f"The authors of {name}" if name and name.lower() not in sentence.lower() else "The authors"
     if match.group(1) == "We":
         sentence = subject + sentence[2:]
@@ -84,7 +84,7 @@ _VAGUE_SUBJECT = re.compile(r"^(?:Yes|No)?[,.]?\s*(It|This (?:method|approach|pa
 
 
 def _names(sentence: str, source: Source) -> bool:
-    label = short_name(source.hit.title)
+    label = source.name
     if label and label.lower() in sentence.lower():
         return True
     title = set(re.findall(r"[a-z]{4,}", source.hit.title.lower()))
@@ -101,7 +101,7 @@ def name_sources(parts: list[str], by_key: dict[int, Source], support: dict[int,
         source = by_key[key]
         if _names(text, source):
             continue
-        name = short_name(source.hit.title) or f"“{source.hit.title}”"
+        name = source.name or f"“{source.hit.title}”"
         for i, part in enumerate(parts):
             if f"[{key}]" not in part or i in renamed:
                 continue
