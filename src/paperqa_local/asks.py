@@ -165,6 +165,8 @@ def gives(ask: Ask, sentence: str, question: str = "", title: str = "") -> bool:
         number = _NUMBER.match(token)
         if not number or number.group(0).rstrip("%×x").rstrip() in given:
             continue
+        if ask.units and not token[0].isdigit():  # "millions of users": a count, never a speedup or a share
+            continue
         rest = token[number.end():]
         if any(token.endswith(unit) or rest.startswith(unit) for unit in ask.units if unit):
             return True

@@ -23,8 +23,8 @@ _WORD_NUMBERS = {w: str(n) for n, w in enumerate(
 _WORD_NUMBER = re.compile(r"\b(" + "|".join(_WORD_NUMBERS) + r")\b", re.I)
 _MULTIPLIERS = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 # a name: a word with a capital after its first letter (LoRA, TokenFLEX, BLEU), or letters and digits joined
-# (GPT-4, H2O, Llama-2-7B, 7B)
-_NAME = re.compile(r"(?<![\w-])((?:[A-Za-z]+[\w.]*[A-Z0-9][\w]*|[A-Z][a-z]*\d[\w]*|\d+[A-Za-z]+\w*)(?:-[\w.]+)*)(?![\w-])")
+# (GPT-4, H2O, Llama-2-7B, 7B), or a number joined to a word (6-DoF, 8-GPU, 4-bit: a figure a source must give)
+_NAME = re.compile(r"(?<![\w-])((?:[A-Za-z]+[\w.]*[A-Z0-9][\w]*|[A-Z][a-z]*\d[\w]*|\d+[A-Za-z]+\w*|\d+-[A-Za-z]+\w*)(?:-[\w.]+)*)(?![\w-])")
 # words that look like names but name nothing a source must contain
 GENERIC_NAMES = {
     "ai", "api", "apis", "cpu", "cpus", "gpu", "gpus", "tpu", "llm", "llms", "lm", "lms", "nlp", "ml", "dl", "kv", "rag",
