@@ -150,15 +150,14 @@ def gives(ask: Ask, sentence: str, question: str = "", title: str = "") -> bool:
     """Does `sentence` state the figure `ask` asks for? (For a name: one the question and the paper's `title`
     do not already hold, in a sentence about the asked thing.)"""
     given = set(re.findall(r"\d[\d,.]*\d|\d", f"{question} {title}"))  # "Llama Guard 3", "Evidence Inference 2.0"
+    text = MARKER.sub(" ", sentence)
     if ask.named:  # a new name next to the asked thing: "… on the SG-FRONT dataset", "cities: Beijing, Shanghai"
-        text = MARKER.sub(" ", sentence)
         words = re.findall(r"[\w.+-]+", text)
         proper = {w for w in words[1:] if re.fullmatch(r"[A-Z][a-z]{2,}", w)}  # Beijing, English
         new = {name for name in {*names(text), *proper} if not holds_name(name, f"{question} {title}")}
         at = [i for i, w in enumerate(words) for stem in ask.words if _names(w.lower(), stem)]
         return any(any(holds_name(name, w) and len(w) < len(name) + 4 for name in new)
                    for i in at for w in words[max(0, i - NAME_BEFORE): i + NAME_AFTER + 1])
-    text = MARKER.sub(" ", sentence)
     text = re.sub(r"\((?:19|20)\d\d\)", " ", text)
     tokens = re.findall(r"[\w.%×/-]+", text.lower())
     for i, token in enumerate(tokens):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -71,7 +72,7 @@ class Source:
     text: str = ""  # its whole stored text, less what `guard` set aside
     orders: list[str] = field(default_factory=list)  # sentences of it addressed to the assistant, never sent
 
-    @property
+    @cached_property
     def name(self) -> str | None:
         """What its method is called: its title's name ("Deoxys: …"), else the one its text introduces ("PV-RNN")."""
         return next(iter(own_names(self.hit.title, self.text)), None)
@@ -143,9 +144,11 @@ def by_subject(question: str, hits: list[SearchHit], texts: list[str]) -> tuple[
     bodies = [f"{hit.title} {text}" for hit, text in zip(hits, texts)]
     # a name most of the papers use (LoRA, GPT-4) says little about which one is meant, whoever claims it
     asked = [name for name in subjects(question) if sum(mentions(name, body) for body in bodies) <= SUBJECT_PAPERS]
-    counts = [sum(any(mentions(name, own) for own in own_names(hit.title, text)) for name in asked)
-              for hit, text in zip(hits, texts)]
-    top = max(counts, default=0)
+    if not asked:
+        return hits, texts, len(hits)
+    owns = [own_names(hit.title, text) for hit, text in zip(hits, texts)]
+    counts = [sum(any(mentions(name, own) for own in names_of) for name in asked) for names_of in owns]
+    top = max(counts)
     if not top:
         return hits, texts, len(hits)
     order = sorted(range(len(hits)), key=lambda i: counts[i] < top)  # stable: retrieval order within each group
