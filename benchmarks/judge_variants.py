@@ -45,7 +45,8 @@ def _scores(llm, messages, judgement) -> dict[str, float]:
 def score(args) -> None:
     from paperqa_local import PaperQA
     from paperqa_local.eval.qa import pubmedqa_items, pubmedqa_papers, scifact_items
-    from paperqa_local.judge import CHECK, DECIDE, asking, claim_signals, judge_prompt, negate, verdict_sources
+    from paperqa_local.judge import (CHECK, DECIDE, asked_abstract, asking, claim_signals, decision_cues, judge_prompt,
+                                     negate, verdict_sources)
 
     folder = Path(args.eval_dir) / args.dataset
     if args.dataset == "scifact":
@@ -85,6 +86,7 @@ def score(args) -> None:
                             row["ask_negation"] = found["false_yes"]
                     else:
                         row["decide"] = _scores(llm, messages, DECIDE)
+                        row["cues"] = decision_cues(asked_abstract(messages))
             sink.write(json.dumps(row) + "\n")
             sink.flush()
             if n % 100 == 0:
@@ -102,11 +104,23 @@ SIGNALS = {
         "check + ask": ["check", "check_negation", "ask", "ask_negation"],
         "all": ["check", "check_negation", "whole", "ask", "ask_negation"],
     },
-    "pubmedqa": {"decide (today's signal)": ["decide"]},
+    "pubmedqa": {"decide (today's signal)": ["decide"], "decide + cues": ["decide", "cues"]},
 }
 # the 1.5B's check calibration before the linear one: label offsets and the relevance weight of NOT ENOUGH INFO
 PREVIOUS_OFFSETS, PREVIOUS_WEIGHT = {"CONTRADICTS": -1.75, "NOT ENOUGH INFO": 5.25}, 10.5
 LABELS = {"scifact": ["SUPPORTS", "CONTRADICTS", "NOT ENOUGH INFO"], "pubmedqa": ["yes", "no", "maybe"]}
+
+
+def add_cues(rows, folder: Path) -> None:
+    """`decision_cues` of each PubMedQA item's abstract, for rows scored before `score` recorded them (the
+    abstract as `decide` reads it: its contexts joined, as stored)."""
+    from paperqa_local.guard import evidence_text
+    from paperqa_local.judge import decision_cues
+
+    data = json.loads((folder / "ori_pqal.json").read_text())
+    for row in rows:
+        if "decide" in row and "cues" not in row:
+            row["cues"] = decision_cues(evidence_text(" ".join(data[row["id"]]["CONTEXTS"])))
 
 
 def vector(row, names) -> list[float] | None:
@@ -157,6 +171,8 @@ def fit(args) -> None:
     for path in args.rows:
         rows = [json.loads(line) for line in (gzip.open(path, "rt") if path.endswith(".gz") else open(path))]
         dataset = "scifact" if "check" in json.dumps(rows[:50]) else "pubmedqa"
+        if dataset == "pubmedqa" and any("decide" in r and "cues" not in r for r in rows):
+            add_cues(rows, Path(args.eval_dir) / "pubmedqa")
         labels, tune_split = LABELS[dataset], ("train" if dataset == "scifact" else "tune")
         judgement = CHECK if dataset == "scifact" else DECIDE
         fallback = labels.index(judgement.fallback)
@@ -211,7 +227,7 @@ def fit(args) -> None:
                 print(f"  {name:24s} {'balanced' if balanced else 'per item':8s} tuning CV: accuracy {np.mean(cv == y):.3f} "
                       f"macro-F1 {macro(y, cv, 3)[0]:.3f} | held out: accuracy {np.mean(predicted == gold):.3f}  "
                       f"macro-F1 {score_:.3f} {f1}")
-                if args.show == name and balanced:  # what `models.Calibration.linear` holds
+                if args.show == name and balanced == (dataset == "scifact"):  # what `models.Calibration.linear` holds
                     print("    weights:", json.dumps({"mean": model[0].round(4).tolist(), "std": model[1].round(4).tolist(),
                                                       "w": model[2].round(4).tolist()}))
 
@@ -257,6 +273,7 @@ def main() -> None:
     f.add_argument("rows", nargs="+")
     f.add_argument("--model-file", default="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
     f.add_argument("--show", help="print the fitted weights of this signal set")
+    f.add_argument("--eval-dir", default=str(ROOT.parent / "shared" / "eval"), help="for PubMedQA abstracts")
     r = sub.add_parser("replay")
     r.add_argument("rows")
     r.add_argument("--limit", type=int, default=30)

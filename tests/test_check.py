@@ -210,7 +210,7 @@ def test_a_claim_is_asked_as_a_question_and_read_by_its_linear_calibration(tmp_p
 
     # yes → SUPPORTS, no → CONTRADICTS, maybe → NOT ENOUGH INFO; "false: yes" and relevance read as nothing
     linear = ((1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 0), (0, 0, 0), (0, 0, 0))
-    calibration = ModelCalibration(check=Calibration(linear=linear, centre=(0,) * 5, scale=(1,) * 5))
+    calibration = ModelCalibration(check=Calibration(linear=linear, centre=(0,) * 5, scale=(1,) * 5, signals=judge.CLAIM_SIGNALS))
     monkeypatch.setattr(judge, "calibration_for", lambda name: calibration)
     llm = QuestionLLM({"SUPPORTS": -0.1, "CONTRADICTS": -3.0, "NOT_ENOUGH_INFO": -3.0})  # the CHECK prompt says SUPPORTS
     answer = scoring_qa(tmp_path, llm).check("Bleached corals never recover.", explain=False)
@@ -223,3 +223,34 @@ def test_a_claim_is_asked_as_a_question_and_read_by_its_linear_calibration(tmp_p
     assert flipped[:-1] == asked[:-1]  # the same examples and abstract: only the question's tokens are new
     assert judge.linear_label(calibration.check, {"yes": 0, "no": -5, "maybe": -5, "false_yes": 0, "relevance": 1},
                               ["SUPPORTS", "CONTRADICTS", "NOT ENOUGH INFO"]) == "SUPPORTS"
+
+
+def test_decision_cues_count_how_an_abstract_words_its_findings():
+    from math import log1p
+
+    from paperqa_local.judge import decision_cues
+
+    cues = decision_cues("Pain fell with the drug (p<0.001) but sleep did not differ (p = 0.71; P > .05). "
+                         "Fatigue was significantly lower. Larger trials may be needed.")
+    assert cues == {"p_below": log1p(1), "p_above": log1p(2), "negated": log1p(1), "significant": log1p(1),
+                    "hedged": log1p(1)}
+    assert set(decision_cues("Nothing measured here.").values()) == {0.0}
+
+
+def test_a_decision_reads_the_abstracts_negated_findings_through_its_linear_calibration(tmp_path, monkeypatch):
+    from paperqa_local import judge
+    from paperqa_local.models import Calibration, ModelCalibration
+    from paperqa_local.types import Paper
+
+    # the model's yes and no count as they are; each negated finding adds 4 to no
+    rows = [(1, 0, 0), (0, 1, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 4, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, -9)]
+    decide = Calibration(linear=tuple(rows), centre=(0,) * 9, scale=(1,) * 9, signals=judge.DECISION_SIGNALS)
+    monkeypatch.setattr(judge, "calibration_for", lambda name: ModelCalibration(decide=decide))
+    llm = ScoringLLM({"yes": -0.1, "no": -2.0, "maybe": -3.0})  # the model leans to yes whatever it reads
+    qa = PaperQA(data_dir=tmp_path / "w", embedder=HashEmbedder(), embedding_model="hash-test", llm=llm, min_relevance=0.1)
+    qa.ingest_papers([Paper("p-null", "Tide pool warming trial", "Juvenile fish growth in warm tide pools did not differ "
+                                                                "from growth in cool pools (p = 0.64).")])
+    answer = qa.decide("Do juvenile fish grow faster in warm tide pools?")
+    assert answer.verdict == "no" and answer.signals["decide_negated"] > 0 and answer.signals["decide_yes"] == -0.1
+    qa.ingest_papers([Paper("p-pos", "Kelp shade trial", "Kelp shade lowered the pools' midday temperature by 3 degrees.")])
+    assert qa.decide("Does kelp shade cool tide pools at midday?").verdict == "yes"

@@ -8,6 +8,7 @@ reason the model then writes is verified like an answer (`answer.verify_citation
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -84,6 +85,30 @@ DECIDE = Judgement("decide", DECIDE_PROMPT, DECISIONS, "maybe", "Question",
 # what a claim's linear calibration reads: the claim asked as "Is it true that …?" the way `decide` asks (the
 # probabilities of yes, no, maybe), the probability of yes to "Is it false that …?", the evidence's relevance
 CLAIM_SIGNALS = ("yes", "no", "maybe", "false_yes", "relevance")
+# what a decision's reads: the probabilities of yes, no, maybe, then how the abstract asked about words its
+# findings (`decision_cues`), then the evidence's relevance. The 1.5B reads "no" findings as "yes" (90 of 169 on
+# PubMedQA test): the abstract's own negated findings and p-values tell them apart better than it does.
+DECISION_CUES = ("p_below", "p_above", "negated", "significant", "hedged")
+DECISION_SIGNALS = ("yes", "no", "maybe", *DECISION_CUES, "relevance")
+_P_VALUE = re.compile(r"\bp\s*(?:value\s*)?([<>=≤≥])\s*(0?\.\d+|1\.0|0)", re.I)
+_NEGATED = re.compile(r"\b(no|not|neither|nor|without|failed to|did not|does not|was not|were not|lack of|absence of)\b"
+                      r"[^.;]{0,60}?\b(significant|differ|associat|effect|improv|correlat|predict|benefit|increas|reduc|"
+                      r"change|relat|impact|influenc)\w*", re.I)
+_SIGNIFICANT = re.compile(r"\bsignificant(ly)?\b", re.I)
+_HEDGED = re.compile(r"\b(may|might|could|unclear|inconclusive|trend|tended|further (studies|research|investigation)|"
+                     r"limited|small sample|warrant\w*|suggest\w*|not clear|controvers\w*|mixed)\b", re.I)
+
+
+def decision_cues(abstract: str) -> dict[str, float]:
+    """How an abstract words its findings, as log(1 + count): p-values at or under 0.05 and at or over it,
+    negated findings ("did not differ", "no significant association"), "significant", hedges ("may", "trend")."""
+    below = above = 0
+    for op, value in _P_VALUE.findall(abstract):
+        below += op in "<≤" and float(value) <= 0.05 or op == "=" and float(value) < 0.05
+        above += op in ">≥" and float(value) >= 0.05 or op == "=" and float(value) >= 0.05
+    counts = (below, above, len(_NEGATED.findall(abstract)), len(_SIGNIFICANT.findall(abstract)),
+              len(_HEDGED.findall(abstract)))
+    return {name: math.log1p(count) for name, count in zip(DECISION_CUES, counts)}
 
 
 def asking(messages: list[dict], judgement: Judgement, text: str) -> list[dict]:
@@ -108,7 +133,7 @@ def claim_signals(qa: PaperQA, llm, claim: str, relevance: float, k=None) -> dic
 
 def linear_label(calibration, signals: dict[str, float], labels: list[str]) -> str:
     """The label a linear calibration (`models.Calibration.linear`) gives these signals."""
-    z = [(signals[name] - centre) / scale for name, centre, scale in zip(CLAIM_SIGNALS, calibration.centre, calibration.scale)]
+    z = [(signals[name] - centre) / scale for name, centre, scale in zip(calibration.signals, calibration.centre, calibration.scale)]
     *rows, bias = calibration.linear
     logits = [sum(value * row[n] for value, row in zip(z, rows)) + bias[n] for n in range(len(labels))]
     return labels[max(range(len(labels)), key=logits.__getitem__)]
@@ -161,6 +186,11 @@ def judge_prompt(qa: PaperQA, text: str, judgement: Judgement, k=None):
     return text, hits, sources, messages
 
 
+def asked_abstract(messages: list[dict]) -> str:
+    """The abstract a decision's prompt (`judge_prompt` with worked examples) asks about."""
+    return messages[-1]["content"].split("\n\nQuestion: ", 1)[0].removeprefix("Abstract: ")
+
+
 def negate(claim: str) -> str:
     """The claim's negation, in words any model reads the same way."""
     claim = claim.strip().rstrip(".")
@@ -211,6 +241,10 @@ def judge(qa: PaperQA, text: str, judgement: Judgement, k=None, explain: bool = 
                 signals = claim_signals(qa, llm, text, sources[0].relevance, k)
                 answer.verdict = linear_label(calibration, signals, labels) if signals else judgement.fallback
                 answer.signals.update({f"claim_{name}": round(value, 4) for name, value in (signals or {}).items()})
+            elif judgement is DECIDE and calibration.linear:
+                signals = {**scores, **decision_cues(asked_abstract(messages)), "relevance": sources[0].relevance}
+                answer.verdict = linear_label(calibration, signals, labels)
+                answer.signals.update({f"decide_{name}": round(value, 4) for name, value in signals.items()})
             elif judgement is CHECK and answer.verdict == "SUPPORTS":
                 # the same sources asked about the claim's negation (only the claim's tokens are new: the sources'
                 # prefix is cached): a source that states the negation must not yield SUPPORTS
