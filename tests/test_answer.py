@@ -210,6 +210,16 @@ def test_relevant_sources_forbid_the_decline_and_weak_ones_allow_it(figure_qa):
     assert answer.signals["decline_logprob"] == -0.1
 
 
+def test_a_near_certain_decline_is_taken_a_little_above_the_answer_line():
+    from paperqa_local.models import AnswerCalibration
+
+    calibration = AnswerCalibration(0.45, -2.5, 0.36, doubt_relevance=0.5, doubt_logprob=-1.5)
+    assert calibration.declines(-1.0, 0.48) and not calibration.declines(-2.0, 0.48)  # only a near-certain decline
+    assert not calibration.declines(-0.1, 0.52)  # above the doubt line the sources are answered
+    assert calibration.declines(-2.0, 0.44) and calibration.declines(-9.0, 0.3)
+    assert not AnswerCalibration(0.36, 0.0, 0.36).declines(-0.1, 0.4)  # no doubt line: the 0.5B's
+
+
 def test_a_follow_up_sees_the_previous_answer_and_keeps_its_papers(figure_qa):
     llm = ScriptedLLM("ReefWatch tracks coral bleaching [1].", "Bleaching fell by 40% where pools were shaded [1].")
     qa = figure_qa(llm)
@@ -270,6 +280,15 @@ def test_a_name_from_the_question_that_no_source_holds_is_never_stated_as_cited(
     answer = qa.ask("Did TideNet count juvenile fish in tide pools on an H100?")
     assert "H100 GPU [1]" not in answer.text and answer.text.endswith("The cited abstracts do not mention H100.")
     assert any("H100: in no retrieved source" in d for d in answer.dropped)
+
+
+def test_names_the_question_asks_about_and_no_source_mentions_are_said_to_be_missing(figure_qa):
+    qa = figure_qa(ScriptedLLM("TideNet counts juvenile fish in tide pools [1].", "TideNet counts juvenile fish [1]."))
+    answer = qa.ask("Does TideNet count juvenile fish with a detector from the YOLO, DETR or RetinaNet family?")
+    assert answer.text == ("TideNet counts juvenile fish in tide pools [1]. "
+                           "The cited abstracts do not mention YOLO, DETR or RetinaNet.")
+    compared = qa.ask("Is TideNet faster than YOLO at counting juvenile fish in tide pools?")
+    assert "YOLO" not in compared.text  # a name the question only compares with is not what it asks about
 
 
 def test_a_note_that_an_added_sentence_answers_is_dropped(figure_qa):

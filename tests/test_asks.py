@@ -82,3 +82,25 @@ def test_which_cities_is_answered_only_by_a_name_next_to_them():
     assert gives(cities, "SEENet is evaluated on data from Beijing and Shanghai, two large cities [1].", title=title)
     assert [ask.label for ask in asked_figures("How quickly does EgoPoser run, in frames per second?")] == [
         "the speed", "the figure in frames per second"]
+
+
+def test_which_models_and_which_base_model_are_asked_to_be_named():
+    from paperqa_local.asks import initials
+
+    models, = asked_figures("Which ten LLMs were compared in the study of API inference runtimes?")
+    assert models.label == "which LLMs were used" and models.named
+    assert not gives(models, "The study compared ten state-of-the-art LLMs [1].")
+    assert gives(models, "The study compared ten LLMs, among them Llama-2 and Falcon [1].")
+    base, licence = asked_figures("What base model is TIM built on, and what licence are its weights under?")
+    assert (base.label, licence.label) == ("which base model was used", "the licence")
+    datasets_question = "Which nine image quality assessment datasets were used to test Compare2Score?"
+    datasets, = asked_figures(datasets_question)
+    assert "iqa" in initials("image quality assessment datasets") and "cad" in initials("context-aware decoding")
+    assert not gives(datasets, "Compare2Score used nine IQA datasets [1].", datasets_question, "Compare2Score")
+
+
+def test_a_parameter_count_is_given_only_by_a_number_of_parameters():
+    count, = asked_figures("What is the parameter count of the SILO language model?")
+    assert count.label == "the parameter count"
+    assert not gives(count, "The parameter count of the SILO language model trained on the licensed corpus is 228B tokens [1].")
+    assert gives(count, "SILO has 1.3B parameters [1].")

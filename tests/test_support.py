@@ -69,3 +69,15 @@ def test_a_number_written_as_a_word_supports_only_a_plain_count():
     assert check_sentence("OneWay reaches an FID of 1.00.", [1], sources).text == ""  # "one-step" is no figure
     assert check_sentence("OneWay uses 2% of its encoders.", [1], sources).text == ""
     assert check_sentence("OneWay is 1 model.", [1], sources).text == ""  # nor does "one" support a plain 1
+
+
+def test_a_sentence_about_one_paper_never_gets_another_papers_system():
+    sources = {**SOURCES, 4: SourceText(4, "Taming Latency in LLM Serving with Chunked Prefills. Chunked prefills keep decodes "
+                                           "flowing.", 2024, None, "Taming Latency in LLM Serving with Chunked Prefills")}
+    # the answer's lead names paper 4 (no short name: its title); the rest is paper 2's system
+    verdict = check_sentence("Taming Latency in LLM Serving with Chunked Prefills presents SWIFT, a self-speculative "
+                             "decoder [2].", [2], sources)
+    assert verdict.text == "" and verdict.keys == [] and "SWIFT (another paper's" in verdict.dropped[0]
+    assert check_sentence("SWIFT is a self-speculative decoder [2].", [2], sources).keys == [2]
+    verdict = check_sentence("Deoxys is evaluated with BLEU.", [1], sources)  # a name in no source: unsupported
+    assert verdict.unsupported and verdict.text

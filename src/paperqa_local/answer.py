@@ -27,7 +27,7 @@ import numpy as np
 
 from .asks import asked_figures, gives
 from .followup import condense, previous_turn, with_previous_papers
-from .evidence import ASKS_MANY, Source, best_sentence, render_sources, select_evidence
+from .evidence import ASKS_MANY, Source, best_sentence, render_sources, select_evidence, subjects
 from .guard import copies
 from .models import calibration_for
 from .support import MARKER, check_sentence, figures, holds_name, names
@@ -204,6 +204,12 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
             dropped.append(f"{note!r} (contradicts what the answer reports)")
         else:
             parts.append(note)
+    # what the question asks about by name and no retrieved source mentions ("which family — YOLO, DETR …?",
+    # "did it beat GPT-4o?"): the sources' silence on it is part of the answer
+    silent = [n for n in unknown if n in subjects(question) and not re.fullmatch(r"[\d.,]+-[a-z-]+", n)
+              and not any(holds_name(n, part) for part in parts)]
+    if name and silent:
+        parts.append(f"The cited abstracts do not mention {' or '.join([', '.join(silent[:-1]), silent[-1]] if len(silent) > 1 else silent)}.")
     return " ".join(parts), support, uncited, dropped
 
 

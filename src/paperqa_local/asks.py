@@ -39,7 +39,8 @@ _METRICS = {
 # things a "which …" question asks to be named ("which cities was it evaluated on"): a sentence naming none of
 # them has not answered it, and the paper's own method is never one of them
 _NAMED_THINGS = (r"datasets?|benchmarks?|corpora|corpus|cities|city|countries|country|languages|baselines|robots?|"
-                 r"simulators?|hospitals?|companies|species|organisms?|institutions|universities")
+                 r"simulators?|hospitals?|companies|species|organisms?|institutions|universities|llms?|"
+                 r"language models|base models?|model families|puzzles|engines|backbones?|licen[cs]es?")
 _LABEL_WORDS = {"which", "were", "used", "size", "figure", "many", "much", "what", "takes", "from", "less"}
 _UNITS = {"hz", "fps", "frames per second", "milliseconds", "seconds", "hours", "tokens per second"}
 _METRIC = re.compile(r"\b(" + "|".join(re.escape(m) for m in sorted(_METRICS, key=len, reverse=True)) + r")\b", re.I)
@@ -104,13 +105,18 @@ def asked_figures(question: str) -> list[Ask]:
     for m in re.finditer(r"\b(which|what)\b(?: [\w-]+){0,4}? (" + _NAMED_THINGS + r")\b(?! (?:on|it|them|against|with)\b)", text, re.I):
         noun = m.group(2).lower()
         plural = noun.endswith("s") and not noun.endswith("ss") or noun == "corpora"
-        asks.append(Ask(f"which {noun} {'were' if plural else 'was'} used", (_stem(noun)[:7],), named=True))
+        said = m.group(2) if re.search(r"[A-Z]{2}", m.group(2)) else noun  # "which LLMs were used"
+        label = "the licence" if noun.startswith("licen") else f"which {said} {'were' if plural else 'was'} used"
+        asks.append(Ask(label, (_stem(noun)[:7],), named=True))
     if asks or re.search(r"\b(what|which|how|report|get|reach|achieve)\b", text, re.I):
         for m in _METRIC.finditer(text):
             name = m.group(1).lower()
             label = f"the figure in {m.group(1)}" if name in _UNITS else f"the {m.group(1)}"
             if not any(name in ask.label.lower() for ask in asks) and _asks_for_metric(text, m.start()):
                 asks.append(Ask(label, tuple(_stem(w) for w in _METRICS[name])))
+    if re.search(r"\b(parameter count|number of parameters|how many (?:weights|parameters))\b", text, re.I) and not any(
+            ask.label.startswith("how many param") for ask in asks):
+        asks.append(Ask("the parameter count", ("param",)))
     if re.search(r"\b(by )?what factor\b", text, re.I):
         asks.append(Ask("the factor", ("factor", "times", "fold", "smaller", "reduc", "compress", "faster", "fewer"),
                         ("×", "x", "fold")))
@@ -134,6 +140,13 @@ def _asks_for_metric(text: str, at: int) -> bool:
     return bool(re.search(r"\b(what|which|how|exact)\b(?:\W+[\w'-]+){0,4}\W*$|\bin\s*$", before))
 
 
+def initials(text: str) -> set[str]:
+    """The acronyms a text's runs of words spell ("image quality assessment" → "iqa"): an answer's "IQA" names
+    nothing the question did not."""
+    letters = [w[0].lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", text)]  # "context-aware decoding" → CAD
+    return {"".join(letters[i:i + n]) for n in range(2, 6) for i in range(len(letters) - n + 1)}
+
+
 def _stem(word: str) -> str:
     word = word.lower()
     return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
@@ -154,7 +167,8 @@ def gives(ask: Ask, sentence: str, question: str = "", title: str = "") -> bool:
     if ask.named:  # a new name next to the asked thing: "… on the SG-FRONT dataset", "cities: Beijing, Shanghai"
         words = re.findall(r"[\w.+-]+", text)
         proper = {w for w in words[1:] if re.fullmatch(r"[A-Z][a-z]{2,}", w)}  # Beijing, English
-        new = {name for name in {*names(text), *proper} if not holds_name(name, f"{question} {title}")}
+        new = {name for name in {*names(text), *proper}
+               if not holds_name(name, f"{question} {title}") and name.lower() not in initials(question)}
         at = [i for i, w in enumerate(words) for stem in ask.words if _names(w.lower(), stem)]
         return any(any(holds_name(name, w) and len(w) < len(name) + 4 for name in new)
                    for i in at for w in words[max(0, i - NAME_BEFORE): i + NAME_AFTER + 1])

@@ -78,7 +78,7 @@ class Source:
         return next(iter(own_names(self.hit.title, self.text)), None)
 
     def support_text(self) -> SourceText:
-        return SourceText(self.key, f"{self.hit.title}. {self.text}", self.hit.year, self.name)
+        return SourceText(self.key, f"{self.hit.title}. {self.text}", self.hit.year, self.name, self.hit.title)
 
 
 def clean_latex(text: str) -> str:

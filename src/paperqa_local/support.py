@@ -111,6 +111,7 @@ class SourceText:
     text: str  # title and the whole stored text of the paper
     year: int | None = None
     label: str | None = None  # the short name of its method, from the title ("Deoxys"), when it has one
+    title: str = ""
     values: set[str] = field(default_factory=set)
     words: set[str] = field(default_factory=set)
 
@@ -197,11 +198,19 @@ def check_sentence(sentence: str, keys: list[int], sources: dict[int, SourceText
         kind, value = fact
         return gives(source, value) if kind == "figure" else holds_name(value, source.text)
 
-    # the papers the sentence names ("Deoxys cuts …"): its figures must be theirs, whatever it cites
-    named = [s for s in sources.values() if s.label and holds_name(s.label, sentence)]
+    # the papers the sentence names ("Deoxys cuts …", or a title it starts with): its figures must be theirs,
+    # whatever it cites
+    subject = _subject(sentence, sources)
+    named = [s for s in sources.values() if s.label and holds_name(s.label, sentence) or s is subject]
     foreign = [v for v in values if named and not any(gives(s, v) for s in named)]
     if foreign:
         return _cut(sentence, foreign, keys, sources, question)
+    # … and a sentence about one paper never names another's own method: "<paper 1> presents TPI-LLM [3]" credits
+    # paper 3's system to paper 1 (the answer's lead names the best-ranked paper; small models go on about another)
+    credited = [n for n in wanted_names if subject and not holds_name(n, subject.text)
+                and any(s.label and holds_name(n, s.label) for s in sources.values() if s is not subject)]
+    if credited:
+        return Verdict([], "", [f"{n} (another paper's, in a sentence about {subject.label or subject.title})" for n in credited])
 
     facts = [("figure", v) for v in values] + [("name", n) for n in wanted_names]
     cited = [sources[k] for k in keys if k in sources]
@@ -233,6 +242,16 @@ def check_sentence(sentence: str, keys: list[int], sources: dict[int, SourceText
     verdict.keys = []
     verdict.dropped = [f"{n} (in no cited source)" for kind, n in missing]
     return verdict
+
+
+def _subject(sentence: str, sources: dict[int, SourceText]) -> SourceText | None:
+    """The source a sentence is about when it begins with its name or title ("Deoxys reduces …")."""
+    head = _fold(re.sub(r"^[\s“\"'(]+", "", sentence))
+    for source in sources.values():
+        for name in (source.label, source.title):
+            if name and len(_fold(name)) >= 3 and head.startswith(_fold(name)):
+                return source
+    return None
 
 
 def _cut(sentence: str, bad: list[str], keys: list[int], sources: dict[int, SourceText], question: str) -> Verdict:
