@@ -206,11 +206,11 @@ class QuestionLLM(ScoringLLM):
 @pytest.mark.usefixtures("every_source_kept")
 def test_a_claim_is_asked_as_a_question_and_read_by_its_linear_calibration(tmp_path, monkeypatch):
     from paperqa_local import judge
-    from paperqa_local.models import Calibration, ModelCalibration
+    from paperqa_local.models import CLAIM_SIGNALS, Calibration, ModelCalibration
 
     # yes → SUPPORTS, no → CONTRADICTS, maybe → NOT ENOUGH INFO; "false: yes" and relevance read as nothing
     linear = ((1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 0), (0, 0, 0), (0, 0, 0))
-    calibration = ModelCalibration(check=Calibration(linear=linear, centre=(0,) * 5, scale=(1,) * 5, signals=judge.CLAIM_SIGNALS))
+    calibration = ModelCalibration(check=Calibration(linear=linear, centre=(0,) * 5, scale=(1,) * 5, signals=CLAIM_SIGNALS))
     monkeypatch.setattr(judge, "calibration_for", lambda name: calibration)
     llm = QuestionLLM({"SUPPORTS": -0.1, "CONTRADICTS": -3.0, "NOT_ENOUGH_INFO": -3.0})  # the CHECK prompt says SUPPORTS
     answer = scoring_qa(tmp_path, llm).check("Bleached corals never recover.", explain=False)
@@ -239,12 +239,12 @@ def test_decision_cues_count_how_an_abstract_words_its_findings():
 
 def test_a_decision_reads_the_abstracts_negated_findings_through_its_linear_calibration(tmp_path, monkeypatch):
     from paperqa_local import judge
-    from paperqa_local.models import Calibration, ModelCalibration
+    from paperqa_local.models import DECISION_SIGNALS, Calibration, ModelCalibration
     from paperqa_local.types import Paper
 
     # the model's yes and no count as they are; each negated finding adds 4 to no
     rows = [(1, 0, 0), (0, 1, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 4, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, -9)]
-    decide = Calibration(linear=tuple(rows), centre=(0,) * 9, scale=(1,) * 9, signals=judge.DECISION_SIGNALS)
+    decide = Calibration(linear=tuple(rows), centre=(0,) * 9, scale=(1,) * 9, signals=DECISION_SIGNALS)
     monkeypatch.setattr(judge, "calibration_for", lambda name: ModelCalibration(decide=decide))
     llm = ScoringLLM({"yes": -0.1, "no": -2.0, "maybe": -3.0})  # the model leans to yes whatever it reads
     qa = PaperQA(data_dir=tmp_path / "w", embedder=HashEmbedder(), embedding_model="hash-test", llm=llm, min_relevance=0.1)

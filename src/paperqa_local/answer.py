@@ -206,10 +206,12 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
             parts.append(note)
     # what the question asks about by name and no retrieved source mentions ("which family — YOLO, DETR …?",
     # "did it beat GPT-4o?"): the sources' silence on it is part of the answer
-    silent = [n for n in unknown if n in subjects(question) and not re.fullmatch(r"[\d.,]+-[a-z-]+", n)
+    asked = subjects(question)
+    silent = [n for n in unknown if n in asked and not re.fullmatch(r"[\d.,]+-[a-z-]+", n)  # not "256-pixel"
               and not any(holds_name(n, part) for part in parts)]
     if name and silent:
-        parts.append(f"The cited abstracts do not mention {' or '.join([', '.join(silent[:-1]), silent[-1]] if len(silent) > 1 else silent)}.")
+        listed = f"{', '.join(silent[:-1])} or {silent[-1]}" if len(silent) > 1 else silent[0]
+        parts.append(f"The cited abstracts do not mention {listed}.")
     return " ".join(parts), support, uncited, dropped
 
 

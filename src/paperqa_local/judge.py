@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .answer import _markers, supporting_sentences, verify_citations
 from .evidence import WHOLE_TEXT_CHARS, Source, best_sentence, render_sources, select_evidence
 from .guard import evidence_text
-from .models import calibration_for
+from .models import DECISION_CUES, calibration_for
 from .support import MARKER
 from .types import Answer, Citation, SearchHit
 
@@ -82,14 +82,9 @@ CHECK = Judgement("check", CHECK_PROMPT, VERDICTS, "NOT ENOUGH INFO", "Claim",
 DECIDE = Judgement("decide", DECIDE_PROMPT, DECISIONS, "maybe", "Question",
                    {"yes": ("yes", "Yes"), "no": ("no", "No"), "maybe": ("maybe", "Maybe")}, DECIDE_EXAMPLES)
 
-# what a claim's linear calibration reads: the claim asked as "Is it true that …?" the way `decide` asks (the
-# probabilities of yes, no, maybe), the probability of yes to "Is it false that …?", the evidence's relevance
-CLAIM_SIGNALS = ("yes", "no", "maybe", "false_yes", "relevance")
-# what a decision's reads: the probabilities of yes, no, maybe, then how the abstract asked about words its
-# findings (`decision_cues`), then the evidence's relevance. The 1.5B reads "no" findings as "yes" (90 of 169 on
-# PubMedQA test): the abstract's own negated findings and p-values tell them apart better than it does.
-DECISION_CUES = ("p_below", "p_above", "negated", "significant", "hedged")
-DECISION_SIGNALS = ("yes", "no", "maybe", *DECISION_CUES, "relevance")
+# what the linear calibrations read (`models.CLAIM_SIGNALS`, `models.DECISION_SIGNALS`, kept beside the fitted
+# weights): for a decision, how the abstract asked about words its findings (`decision_cues`). The 1.5B reads "no"
+# findings as "yes" (90 of 169 on PubMedQA test): the abstract's negated findings and p-values tell them apart.
 _P_VALUE = re.compile(r"\bp\s*(?:value\s*)?([<>=≤≥])\s*(0?\.\d+|1\.0|0)", re.I)
 _NEGATED = re.compile(r"\b(no|not|neither|nor|without|failed to|did not|does not|was not|were not|lack of|absence of)\b"
                       r"[^.;]{0,60}?\b(significant|differ|associat|effect|improv|correlat|predict|benefit|increas|reduc|"
@@ -118,7 +113,7 @@ def asking(messages: list[dict], judgement: Judgement, text: str) -> list[dict]:
 
 
 def claim_signals(qa: PaperQA, llm, claim: str, relevance: float, k=None) -> dict[str, float] | None:
-    """`CLAIM_SIGNALS` for `claim` (the caller holds `llm.lock`); None when the question form finds no evidence.
+    """`models.CLAIM_SIGNALS` for `claim` (the caller holds `llm.lock`); None when the question form finds no evidence.
     On PubMedQA, asking about the best paper's whole abstract after worked examples separated yes from no far
     better than numbered evidence sentences did; for claims it did too (benchmarks/judge_variants.py)."""
     claim = claim.rstrip(".")

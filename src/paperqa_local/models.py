@@ -16,6 +16,15 @@ from pathlib import Path
 from .errors import ModelError
 
 
+# what a claim's linear calibration reads: the claim asked as "Is it true that …?" the way `decide` asks (the
+# probabilities of yes, no, maybe), the probability of yes to "Is it false that …?", the evidence's relevance
+CLAIM_SIGNALS = ("yes", "no", "maybe", "false_yes", "relevance")
+# what a decision's reads: the probabilities of yes, no, maybe, how the abstract words its findings
+# (`judge.decision_cues`), the evidence's relevance
+DECISION_CUES = ("p_below", "p_above", "negated", "significant", "hedged")
+DECISION_SIGNALS = ("yes", "no", "maybe", *DECISION_CUES, "relevance")
+
+
 @dataclass(frozen=True)
 class Calibration:
     """How a model's label log-probabilities become a label (`judge.pick_label`): `offsets` are added to them,
@@ -25,8 +34,8 @@ class Calibration:
 
     offsets: dict[str, float] = field(default_factory=dict)
     relevance_weight: float = 0.0
-    # or, when `linear` is set: a multinomial logistic regression over the named `signals` (`judge.CLAIM_SIGNALS`,
-    # `judge.DECISION_SIGNALS`), each standardised by `centre` and `scale`; `linear` holds one row per signal,
+    # or, when `linear` is set: a multinomial logistic regression over the named `signals` (`CLAIM_SIGNALS`,
+    # `DECISION_SIGNALS`), each standardised by `centre` and `scale`; `linear` holds one row per signal,
     # then the bias row, one column per label
     linear: tuple[tuple[float, ...], ...] = ()
     centre: tuple[float, ...] = ()
@@ -93,7 +102,7 @@ BUNDLED = {
                 linear=((0.0855, -0.2676, 0.1822), (-0.7463, 0.768, -0.0217), (-0.1156, -0.7837, 0.8993),
                         (0.032, 0.0014, -0.0334), (0.1946, 0.2956, -0.4902), (0.0075, 0.1312, -0.1387)),
                 centre=(-0.5442, -2.0909, -2.1, -0.8204, 0.72), scale=(0.4576, 1.0975, 0.8023, 0.1813, 0.117),
-                signals=("yes", "no", "maybe", "false_yes", "relevance")),
+                signals=CLAIM_SIGNALS),
                              # decide: its yes/no/maybe read with how the abstract words its findings
                              # (`judge.decision_cues`) by a logistic regression fitted per item on PubMedQA's 500
                              # non-test items (benchmarks/judge_variants.py fit, on the H200-scored rows): 5-fold CV
@@ -106,7 +115,7 @@ BUNDLED = {
                         (0.7141, 0.0146, -0.7287)),
                 centre=(-0.411, -2.4256, -1.9663, 0.4243, 0.1449, 0.2977, 0.4544, 0.2665, 0.7746),
                 scale=(0.3124, 0.9222, 0.6153, 0.6097, 0.3663, 0.4277, 0.5166, 0.4201, 0.1015),
-                signals=("yes", "no", "maybe", "p_below", "p_above", "negated", "significant", "hedged", "relevance")),
+                signals=DECISION_SIGNALS),
                              # tuned on the dev split of benchmarks/data/seeds_questions.jsonl (answer_stream
                              # records both signals in Answer.signals): 8 of 10 off-corpus declined, no false decline;
                              # the doubt line on every tuning run's signals (dev, test, holdout 1-3, the declines
