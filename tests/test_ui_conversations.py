@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import DEOXYS
-from .test_ui_browser import ANSWER_TIMEOUT, ask, assert_clean, browser, chips, new_conversation, open_page  # noqa: F401
+from .test_ui_browser import ANSWER_TIMEOUT, ask, assert_clean, browser, chips, new_conversation, open_page, reload  # noqa: F401
 from .ui_server import SEEDS_QUESTION, AppServer, start_app
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def listed(page) -> list[str]:
 def test_a_conversation_streams_its_sources_copies_and_survives_reload_and_restart(browser, app):  # noqa: F811
     page = open_page(browser, app.url, permissions=["clipboard-read", "clipboard-write"])
     page.add_init_script(WATCH_SOURCES)
-    page.reload()
+    reload(page)
     new_conversation(page)
 
     answer = ask(page, SEEDS_QUESTION, turn=1)
@@ -63,7 +63,7 @@ def test_a_conversation_streams_its_sources_copies_and_survives_reload_and_resta
     exported = open(download.value.path(), encoding="utf-8").read()
     assert f"## {SEEDS_QUESTION}" in exported and f"[1] {DEOXYS}" in exported
 
-    page.reload()  # the same conversation comes back
+    reload(page)  # the same conversation comes back
     expect(chips(page.locator("#pq-chat #pq-answer-1"), DEOXYS)).to_have_count(1)
     expect(page.locator("#pq-chat")).to_contain_text(SEEDS_QUESTION)
     expect(page.locator("#pq-sources #pq-turn-1 .pq-title", has_text=DEOXYS)).to_have_count(1)
