@@ -298,6 +298,15 @@ def test_a_note_that_an_added_sentence_answers_is_dropped(figure_qa):
                            "Juvenile fish grow 2.5x faster in warm tide pools [1].")
 
 
+def test_a_release_that_no_cited_source_speaks_of_is_left_out_and_said_to_be_unknown(figure_qa):
+    from paperqa_local.asks import RELEASE_NOTE
+
+    qa = figure_qa(ScriptedLLM("TideNet counts juvenile fish in tide pools [1]. Its weights have been released [1]."))
+    answer = qa.ask("Does TideNet count juvenile fish in tide pools, and have its weights been released?")
+    assert answer.text == f"TideNet counts juvenile fish in tide pools [1]. {RELEASE_NOTE}"
+    assert [c.paper_id for c in answer.citations] == ["p-tides"]
+
+
 def test_a_question_about_one_thing_sends_only_the_paper_far_ahead(figure_qa):
     import dataclasses
 

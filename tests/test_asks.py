@@ -1,5 +1,7 @@
 """What figure a question asks for, and whether a sentence gives it (asks.py)."""
 
+import numpy as np
+
 from paperqa_local.asks import asked_figures, gives
 
 
@@ -104,3 +106,39 @@ def test_a_parameter_count_is_given_only_by_a_number_of_parameters():
     assert count.label == "the parameter count"
     assert not gives(count, "The parameter count of the SILO language model trained on the licensed corpus is 228B tokens [1].")
     assert gives(count, "SILO has 1.3B parameters [1].")
+
+
+def test_what_speed_how_well_and_how_much_bigger_are_each_asked_for():
+    assert labels("How many simulated distributions went into its training?") == ["how many simulated distributions"]
+    assert labels("What speed did it hit for a 7B chat model?") == ["the speed"]
+    assert labels("What speed-up does it give?") == ["the speedup"]
+    well, = asked_figures("How well can it predict a hallucination before it happens?")
+    assert gives(well, "It reaches up to 82% F1 for hallucination anticipation [1].")
+    assert not gives(well, "It predicts hallucinations before they are produced [1].")
+    bigger = [a for a in asked_figures("By how much did it cut latency, and how much bigger models can it serve?")
+              if a.label == "how much bigger models"][0]
+    assert gives(bigger, "It can inference 25x larger models than GPU-only solutions [1].")
+    assert not gives(bigger, "It reduces latency by up to 7.3X over the state of the art [1].")
+    assert labels("What does the model predict, and which benchmark was it tested on?") == ["which benchmark was used"]
+    phones, = asked_figures("On which specific phones or development boards was the engine benchmarked?")
+    assert phones.label == "which hardware was used"
+    assert not gives(phones, "It was benchmarked on various phones and development boards [1].")
+    assert gives(phones, "It was benchmarked on a Jetson TX2 board and a Pixel 7 phone [1].")
+
+
+def test_of_a_source_the_sentence_closest_to_the_question_in_digits_gives_the_figure():
+    from paperqa_local.asks import giving_sentence
+    from paperqa_local.evidence import Source
+    from paperqa_local.text import split_sentences
+    from paperqa_local.types import SearchHit
+
+    question = "How much more throughput does phase splitting buy at equal cost and power?"
+    ask, = asked_figures(question)
+    abstract = ("Our clusters are optimized for three key objectives: throughput, cost, and power. We achieve 1.4x "
+                "higher throughput at 20% lower cost than current designs. Alternatively, we can achieve 2.35x more "
+                "throughput with the same cost and power budgets.")
+    title = "Splitwise: Efficient generative LLM inference using phase splitting"
+    sentences = split_sentences(abstract)
+    source = Source(1, SearchHit("p1", title, 1.0, abstract), sentences, np.zeros((4, 2)), 0.5, [title, *sentences])
+    found = giving_sentence(ask, question, [source])
+    assert found and found[1].startswith("Alternatively, we can achieve 2.35x")

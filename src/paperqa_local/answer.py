@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .asks import asked_figures, gives
+from .asks import RELEASE_NOTE, asked_figures, asks_release, gives, giving_sentence, says_release, speaks_of_release
 from .followup import condense, previous_turn, with_previous_papers
 from .evidence import ASKS_MANY, Source, best_sentence, render_sources, select_evidence, subjects
 from .guard import copies
 from .models import calibration_for
 from .support import MARKER, check_sentence, figures, holds_name, names
-from .wording import MarkerFilter, lead_for, name_sources, said_by, strip_copied_headers, third_person
+from .wording import MarkerFilter, lead_for, name_sources, said_by, strip_copied_headers, third_person, with_markers
 from .text import split_sentences
 from .types import Answer, Citation, SearchHit
 
@@ -117,13 +117,6 @@ def _own_figures(sentence: str, question: str) -> list[str]:
     return [value for value in figures(sentence) if value not in asked]
 
 
-def _with_markers(sentence: str, keys: list[int]) -> str:
-    markers = "".join(f"[{key}]" for key in keys)
-    if not markers:
-        return sentence
-    return f"{sentence[:-1]} {markers}{sentence[-1]}" if sentence[-1:] in ".!?" else f"{sentence} {markers}"
-
-
 def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str = "", name: bool = True) -> tuple[str, dict[int, list[str]], list[str], list[str]]:
     """The answer as shown: markers that point to no source dropped, unmarked sentences attributed, figures and
     names checked against the cited sources. Returns (text, supporting sentences per key, sentences shown
@@ -194,7 +187,7 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
             uncited.append(text)
         for key in verdict.keys:
             support.setdefault(key, []).append(text)
-        parts.append(_with_markers(text, verdict.keys))
+        parts.append(with_markers(text, verdict.keys))
     parts = name_sources(parts, by_key, support) if name else parts
     cited_text = " ".join(s for sentences in support.values() for s in sentences)
     said = _content_words(cited_text)
@@ -246,8 +239,7 @@ def answer_asked_figures(question: str, text: str, support: dict[int, list[str]]
     for ask in asked_figures(question):
         if any(gives(ask, sentence, question, titles) for sentence in said):
             continue
-        found = next(((source, sentence) for source in order for sentence in source.all_sentences[1:]
-                      if gives(ask, sentence, question, source.hit.title)), None)
+        found = giving_sentence(ask, question, order)
         if not found:
             missing.append(ask)
             continue
@@ -255,11 +247,20 @@ def answer_asked_figures(question: str, text: str, support: dict[int, list[str]]
         sentence = third_person(" ".join(sentence.split()), source)
         support.setdefault(source.key, []).append(sentence)
         said.append(sentence)
-        added.append(_with_markers(sentence, [source.key]))
+        added.append(with_markers(sentence, [source.key]))
         answered.append(ask)
     kept = [sentence for sentence in split_sentences(text)
             if not (NOT_REPORTED.search(sentence) and any(ask.named_in(sentence) for ask in answered))]
     notes = [sentence for sentence in kept if NOT_REPORTED.search(sentence)]
+    if asks_release(question) and not any(says_release(f"{s.hit.title}. {s.text}") for s in order if s.key in support):
+        # "have its weights been released?" and no cited source says: the model's guess goes, a note says so
+        unsaid = [sentence for sentence in kept if sentence not in notes and speaks_of_release(sentence)]
+        kept = [sentence for sentence in kept if sentence not in unsaid]
+        kept += [] if any(speaks_of_release(note) for note in notes) else [RELEASE_NOTE]
+        for key in list(support):
+            support[key] = [s for s in support[key] if not any(s in sentence for sentence in unsaid)]
+            if not support[key]:
+                del support[key]
     for ask in missing:
         if not any(ask.named_in(note) for note in notes):
             notes.append(f"The cited abstracts do not report {ask.label}.")
@@ -367,7 +368,7 @@ def _their_say(qa: PaperQA, question: str, sources: list[Source], support: dict[
     """For each of `sources`, its sentence closest to the question as a cited answer sentence; `support` gains them."""
     said = [said_by(source, best_sentence(qa, question, source)[0]) for source in sources]
     support.update((source.key, [sentence]) for source, sentence in zip(sources, said))
-    return [_with_markers(sentence, [source.key]) for source, sentence in zip(sources, said)]
+    return [with_markers(sentence, [source.key]) for source, sentence in zip(sources, said)]
 
 
 def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], question: str) -> None:

@@ -21,7 +21,8 @@ NEAR_WORDS = 5  # an asked word this many words from a number makes it that numb
 NAME_BEFORE, NAME_AFTER = 3, 8  # a name this many words before or after an asked thing names it
 # words that end the thing a "how many …" asks for ("how many hours of audio do …" asks for hours)
 _STOP = set("do does did are is was were be been in of on for from the a an can could would will they it its there "
-            "and or to with per at by that which when if this those these you we i their has have had get got".split())
+            "and or to with per at by that which when if this those these you we i their has have had get got "
+            "went go goes into onto come came took take needed need used make made exist appear".split())
 _SPEED = ("x", "×", "times", "fold", "faster", "speedup", "speed-up", "speed", "quicker", "acceleration")
 _TIME = ("second", "s", "sec", "ms", "millisecond", "minute", "min", "hour", "h", "day", "week", "latency", "time")
 # metrics and units a question names: each with the spellings a source uses for it
@@ -39,14 +40,41 @@ _METRICS = {
 # things a "which …" question asks to be named ("which cities was it evaluated on"): a sentence naming none of
 # them has not answered it, and the paper's own method is never one of them
 _NAMED_THINGS = (r"datasets?|benchmarks?|corpora|corpus|cities|city|countries|country|languages|baselines|robots?|"
-                 r"simulators?|hospitals?|companies|species|organisms?|institutions|universities|llms?|"
-                 r"language models|base models?|model families|puzzles|engines|backbones?|licen[cs]es?")
+                 r"simulators?|hospitals?|companies|species|organisms?|institutions|universities|llms?|models|"
+                 r"language models|base models?|model families|puzzles|engines|backbones?|licen[cs]es?|features|"
+                 r"modalit(?:y|ies)|embodiments?|bodies")
+# words between "which" and the asked thing that make it the question's subject, not what it asks to be named
+# ("what does the model …", "which of these tasks …")
+_NOT_ASKED = {"does", "do", "did", "can", "could", "would", "should", "of", "has", "have"}
 _LABEL_WORDS = {"which", "were", "used", "size", "figure", "many", "much", "what", "takes", "from", "less"}
 _UNITS = {"hz", "fps", "frames per second", "milliseconds", "seconds", "hours", "tokens per second"}
 _METRIC = re.compile(r"\b(" + "|".join(re.escape(m) for m in sorted(_METRICS, key=len, reverse=True)) + r")\b", re.I)
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:\s*(?:%|×|x\b|-?fold\b))?|(?:two|three|four|five|six|seven|eight|"
                      r"nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|"
                      r"trillions?|dozens?)$")
+
+
+# "is the engine open source?", "have its weights been released?": only a source that says so answers it
+_ASKS_RELEASE = re.compile(r"\bopen[- ]sourced?\b(?! (?:llms?|models?|language models?)\b)|\bofficial code\b|\bgithub\b|"
+                           r"\b(?:code|weights|checkpoints?)\b[\w\s,-]{0,30}\b(?:released?|available|public|shared)\b|"
+                           r"\b(?:releas\w*|publish\w*|shar\w*) (?:\w+ ){0,2}(?:code|weights|checkpoints?)\b", re.I)
+_SAYS_RELEASE = re.compile(r"\bopen[- ]sourc\w*|\breleas\w*|publicly available|\bavailable (?:at|on|online|from)\b|"
+                           r"\bgithub\b|https?://|\bcode\b[\w\s,-]{0,40}\bavailable\b", re.I)
+_CLAIMS_RELEASE = re.compile(r"\b(?:open[- ]sourc\w*|releas\w*|publicly|available|github|weights)\b", re.I)
+RELEASE_NOTE = "The cited abstracts do not say whether its code or weights are released."
+
+
+def asks_release(question: str) -> bool:
+    return bool(_ASKS_RELEASE.search(question))
+
+
+def says_release(source_text: str) -> bool:
+    """Does a source speak of releasing its code or weights (or give a link)?"""
+    return bool(_SAYS_RELEASE.search(source_text))
+
+
+def speaks_of_release(sentence: str) -> bool:
+    return bool(_CLAIMS_RELEASE.search(MARKER.sub(" ", sentence)))
 
 
 @dataclass(frozen=True)
@@ -96,18 +124,31 @@ def asked_figures(question: str) -> list[Ask]:
             _add_speedup(asks)
         elif words:
             asks.append(Ask(f"the size of the {' '.join(words[:3])}", tuple(_stem(w) for w in words[:4])))
-    if re.search(r"\bhow (fast|quickly)\b", text, re.I):
+    if re.search(r"\bhow (fast|quickly)\b|\bwhat (?:[\w-]+ ){0,2}speeds?\b(?!-)", text, re.I):
         asks.append(Ask("the speed", _SPEED + _TIME + ("throughput", "tokens/s", "fps"), ("×", "x")))
-    if re.search(r"\bby how much\b|\bhow much (smaller|larger|bigger|shorter|longer|better|higher|lower)\b|"
+    if re.search(r"\bhow well\b", text, re.I):  # "how well can it predict …": a score answers it
+        asks.append(Ask("a figure for how well it does", ("accura", "f1", "auc", "precis", "recall", "score", "success",
+                                                           "correl", "rate"), ("%",)))
+    for m in re.finditer(r"\bhow much (bigger|larger|smaller|more)\b(?: ([a-z][\w-]+))?", text, re.I):
+        # "how much bigger models can it serve": answered by a figure beside those words, not by another gain
+        comparative, noun = m.group(1).lower(), (m.group(2) or "").lower()
+        same = {"bigger": ("bigger", "larger"), "larger": ("bigger", "larger"), "more": ("more", "higher", "increas"),
+                "smaller": ("smaller", "reduc", "compress", "shrink", "fewer", "less")}[comparative]
+        noun = "" if noun in _STOP else noun
+        asks.append(Ask(f"how much {comparative} {noun}".strip(), (*same, *((_stem(noun),) if noun else ()))))
+    if re.search(r"\bby how much\b|\bhow much (shorter|longer|better|higher|lower)\b|"
                  r"\bwhat (\w+[ -]){0,2}(gain|improvement)s?\b", text, re.I):
         asks.append(Ask("the size of the gain", ("gain", "improv", "faster", "speedup", "higher", "better", "reduc",
                                                  "smaller", "fewer", "shorter", "less"), ("%", "×", "x", "fold")))
-    for m in re.finditer(r"\b(which|what)\b(?: [\w-]+){0,4}? (" + _NAMED_THINGS + r")\b(?! (?:on|it|them|against|with)\b)", text, re.I):
-        noun = m.group(2).lower()
+    for m in re.finditer(r"\b(which|what)\b((?: [\w-]+){0,4}?) (" + _NAMED_THINGS + r")\b(?! (?:on|it|them|against|with)\b)", text, re.I):
+        if set(m.group(2).lower().split()) & _NOT_ASKED:
+            continue
+        noun = m.group(3).lower()
         plural = noun.endswith("s") and not noun.endswith("ss") or noun == "corpora"
-        said = m.group(2) if re.search(r"[A-Z]{2}", m.group(2)) else noun  # "which LLMs were used"
+        said = m.group(3) if re.search(r"[A-Z]{2}", m.group(3)) else noun  # "which LLMs were used"
         label = "the licence" if noun.startswith("licen") else f"which {said} {'were' if plural else 'was'} used"
-        asks.append(Ask(label, (_stem(noun)[:7],), named=True))
+        words = ("bodie", "embodim") if noun.startswith(("bodies", "embodiment")) else (_stem(noun)[:7],)
+        asks.append(Ask(label, words, named=True))
     if asks or re.search(r"\b(what|which|how|report|get|reach|achieve)\b", text, re.I):
         for m in _METRIC.finditer(text):
             name = m.group(1).lower()
@@ -120,9 +161,9 @@ def asked_figures(question: str) -> list[Ask]:
     if re.search(r"\b(by )?what factor\b", text, re.I):
         asks.append(Ask("the factor", ("factor", "times", "fold", "smaller", "reduc", "compress", "faster", "fewer"),
                         ("×", "x", "fold")))
-    for m in re.finditer(r"\b(which|what)\b(?: [\w-]+){0,3}? (chips?|hardware|gpus?|devices?|processors?)\b", text, re.I):
+    for m in re.finditer(r"\b(which|what)\b(?: [\w-]+){0,3}? (chips?|hardware|gpus?|devices?|processors?|phones?|smartphones?|boards?)\b", text, re.I):
         asks.append(Ask("which hardware was used", ("chip", "hardware", "gpu", "device", "processor", "accelerator",
-                                                    "cpu", "fpga", "tpu"), named=True))
+                                                    "cpu", "fpga", "tpu", "phone", "smartphone", "board", "soc"), named=True))
         break
     if any(ask.label.startswith("how many") for ask in asks):  # "how large is it: how many workers, tasks …"
         asks = [ask for ask in asks if not ask.label.startswith("the size of")]
@@ -159,9 +200,10 @@ def _names(word: str, stem: str) -> bool:
     return word == stem if len(stem) <= 2 else word.startswith(stem)
 
 
-def gives(ask: Ask, sentence: str, question: str = "", title: str = "") -> bool:
+def gives(ask: Ask, sentence: str, question: str = "", title: str = "", spelled: bool = True) -> bool:
     """Does `sentence` state the figure `ask` asks for? (For a name: one the question and the paper's `title`
-    do not already hold, in a sentence about the asked thing.)"""
+    do not already hold, in a sentence about the asked thing.) `spelled=False`: only a figure in digits counts
+    ("three key objectives: throughput" gives no throughput)."""
     given = set(re.findall(r"\d[\d,.]*\d|\d", f"{question} {title}"))  # "Llama Guard 3", "Evidence Inference 2.0"
     text = MARKER.sub(" ", sentence)
     if ask.named:  # a new name next to the asked thing: "… on the SG-FRONT dataset", "cities: Beijing, Shanghai"
@@ -178,7 +220,7 @@ def gives(ask: Ask, sentence: str, question: str = "", title: str = "") -> bool:
         number = _NUMBER.match(token)
         if not number or number.group(0).rstrip("%×x").rstrip() in given:
             continue
-        if ask.units and not token[0].isdigit():  # "millions of users": a count, never a speedup or a share
+        if (ask.units or not spelled) and not token[0].isdigit():  # "millions of users": never a speedup or a share
             continue
         rest = token[number.end():]
         if any(token.endswith(unit) or rest.startswith(unit) for unit in ask.units if unit):
@@ -188,3 +230,20 @@ def gives(ask: Ask, sentence: str, question: str = "", title: str = "") -> bool:
                 any(rest.startswith(stem) for stem in ask.words):
             return True
     return False
+
+
+def giving_sentence(ask: Ask, question: str, sources: list) -> tuple[object, str] | None:
+    """The first of `sources` (evidence `Source`s, best first) with a sentence that gives `ask`, and of its
+    sentences the one sharing most words with the question, a figure in digits before one in words: "2.35x more
+    throughput with the same cost and power budgets" for "… how much more throughput at equal cost and power?"."""
+    asked = _words(question)
+    for source in sources:
+        for spelled in (False, True):
+            found = [s for s in source.all_sentences[1:] if gives(ask, s, question, source.hit.title, spelled)]
+            if found:
+                return source, max(found, key=lambda s: len(_words(s) & asked))
+    return None
+
+
+def _words(text: str) -> set[str]:
+    return {w[:6] for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in _STOP}

@@ -108,7 +108,7 @@ _INTRODUCES = re.compile(r"\b(?:propose|introduce|present|develop|design)\w*\b",
 _KINDS = set("cnn rnn gnn lstm mlp vae gan moe ssm vit nli ner asr tts rag cot vqa sgd peft lora dnn bnn snn mdp "
              "llm vlm mllm lrm slm nas kd qat ptq flops gflops tflops qoe iou fps".split())
 _NAMED = re.compile(r"\b(?:(?:we|paper|work) (?:present|introduce|propose|develop)s?|called|named|dubbed|termed|coined)\s+"
-                    r"(?:a |an |the )?[\"“']?([A-Z][\w.+-]*)")
+                    r"(?:a |an |the )?[\"“']?([A-Z][\w.+-]*|[a-z]+\d[\w.+-]*)")  # ORBIT, enf2enf
 # a question that names a thing only to compare with it ("an alternative to LoRA", "faster than vLLM")
 _COMPARED = re.compile(r"\b(than|versus|vs\.?|like|unlike|instead of|alternatives? to|compared (to|with)|beyond|besides|"
                        r"over|replace|replacing|beat|beats|outperform\w*)\s+(?:the |a |an )?$", re.I)

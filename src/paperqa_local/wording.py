@@ -13,6 +13,14 @@ from .evidence import Source
 from .support import MARKER
 
 
+def with_markers(sentence: str, keys: list[int]) -> str:
+    """`sentence` with the markers of `keys` before its final stop."""
+    markers = "".join(f"[{key}]" for key in keys)
+    if not markers:
+        return sentence
+    return f"{sentence[:-1]} {markers}{sentence[-1]}" if sentence[-1:] in ".!?" else f"{sentence} {markers}"
+
+
 class MarkerFilter:
     """Streams text with citation markers held back: a marker is shown only once verified, in the final answer."""
 
