@@ -13,7 +13,8 @@ The store is built once, growing, through PaperQA.ingest_papers (the real write 
 Chroma upserts, the keyword delta and its merges), and measured at each size on the way: hybrid search p50/p95
 through PaperQA.search, loading the saved keyword index, `stats` of a new PaperQA, RSS, disk, ingest throughput,
 and adding one new paper (warm process, median and worst of 5). Results are written after each size, so a run
-cut short keeps what it measured. Writes benchmarks/results/scale-cpu.json (and scale-cpu.png with matplotlib).
+cut short keeps what it measured. Writes benchmarks/results/scale-cpu.json and scale-cpu.png (latency vs size;
+`--plot` redraws it from the JSON).
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ def main() -> None:
     parser.add_argument("--keep", help="build the store here and keep it (default: a temporary folder, removed)")
     parser.add_argument("--keyword-only", type=int, metavar="N",
                         help="measure the keyword index alone at N chunks (no Chroma, no dense search) and exit")
+    parser.add_argument("--plot", action="store_true", help="only draw the PNG from the JSON at --out")
     args = parser.parse_args()
+    if args.plot:
+        return plot(json.loads(Path(args.out).read_text()), Path(args.out).with_suffix(".png"))
     if args.keyword_only:
         return keyword_only(args)
 
@@ -144,6 +148,10 @@ def main() -> None:
             stats = PaperQA(data_dir=work, embedder=RandomVectors(), embedding_model=RandomVectors.name).stats()
             row["stats_s"] = round(time.perf_counter() - t, 3)
             assert stats["chunks"] == row["chunks"], stats
+            t = time.perf_counter()
+            listed = PaperQA(data_dir=work, embedder=RandomVectors(), embedding_model=RandomVectors.name).papers()
+            row["papers_listing_s"] = round(time.perf_counter() - t, 2)  # the library table, read once, then cached
+            assert len(listed) == stats["papers"]
             adds = []
             for _ in range(5):
                 extra += 1
@@ -226,23 +234,51 @@ def keyword_only(args) -> None:
 
 
 def plot(result: dict, path: Path) -> None:
-    try:
-        import matplotlib
+    """Hybrid search p50 and p95 against store size (log scale) and the 100 ms target, drawn with Pillow (which the
+    app's Gradio already brings; no plotting library is installed for one figure)."""
+    from PIL import Image, ImageDraw, ImageFont
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot (pip install matplotlib)")
+    rows = [row for row in result["sizes"] if row.get("search_p95_ms") is not None]
+    if not rows:
         return
-    sizes = [row["chunks"] for row in result["sizes"]]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(sizes, [row["search_p50_ms"] for row in result["sizes"]], "o-", label="p50")
-    ax.plot(sizes, [row["search_p95_ms"] for row in result["sizes"]], "o-", label="p95")
-    ax.axhline(100, color="grey", linestyle="--", label="target p95")
-    ax.set(xscale="log", xlabel="chunks", ylabel="hybrid search (ms)", title="paperqa-local: search latency vs store size")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    width, height, left, right, top, bottom = 760, 480, 80, 30, 50, 70
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    font, small = ImageFont.load_default(size=16), ImageFont.load_default(size=13)
+    lo, hi = 3.7, 6.3  # log10 of the chunk counts shown
+    top_ms = max(120.0, 1.15 * max(row["search_p95_ms"] for row in rows))
+
+    def x(chunks: float) -> float:
+        return left + (np.log10(chunks) - lo) / (hi - lo) * (width - left - right)
+
+    def y(ms: float) -> float:
+        return height - bottom - ms / top_ms * (height - top - bottom)
+
+    draw.rectangle([left, top, width - right, height - bottom], outline="black")
+    for chunks, label in ((1e4, "10k"), (1e5, "100k"), (1e6, "1M")):
+        draw.line([x(chunks), height - bottom, x(chunks), height - bottom + 5], fill="black")
+        draw.text((x(chunks), height - bottom + 8), label, fill="black", font=small, anchor="mt")
+    step = 20 if top_ms <= 200 else 50
+    for ms in range(0, int(top_ms) + 1, step):
+        draw.line([left - 5, y(ms), left, y(ms)], fill="black")
+        draw.text((left - 8, y(ms)), str(ms), fill="black", font=small, anchor="rm")
+    for start in range(left, width - right, 12):  # the target, dashed
+        draw.line([start, y(100), min(start + 6, width - right), y(100)], fill="grey", width=2)
+    draw.text((width - right - 6, y(100) - 4), "target p95 100 ms", fill="grey", font=small, anchor="rb")
+    for key, colour in (("search_p50_ms", "#1f77b4"), ("search_p95_ms", "#ff7f0e")):
+        points = [(x(row["chunks"]), y(row[key])) for row in rows]
+        if len(points) > 1:
+            draw.line(points, fill=colour, width=3)
+        for px, py in points:
+            draw.ellipse([px - 4, py - 4, px + 4, py + 4], fill=colour)
+    for n, (label, colour) in enumerate((("p50", "#1f77b4"), ("p95", "#ff7f0e"))):
+        draw.line([left + 15, top + 18 + 20 * n, left + 40, top + 18 + 20 * n], fill=colour, width=3)
+        draw.text((left + 48, top + 18 + 20 * n), label, fill="black", font=small, anchor="lm")
+    draw.text((width / 2, 22), "paperqa-local: hybrid search latency vs store size (2-core CPU)", fill="black", font=font, anchor="mm")
+    draw.text(((left + width - right) / 2, height - 22), "chunks in the store (log scale)", fill="black", font=small, anchor="mm")
+    draw.text((18, (top + height - bottom) / 2), "ms", fill="black", font=small, anchor="mm")
+    image.save(path)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

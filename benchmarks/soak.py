@@ -1,16 +1,23 @@
 """Soak: several threads ask through several `PaperQA` objects for a long time; memory must stay flat.
 
     .venv/bin/python benchmarks/soak.py [--minutes 30] [--threads 4] [--facades 2] [--model fast] [--data-dir DIR]
+                                        [--trace] [--trim]
 
 Asks the seeds questions of benchmarks/data/seeds_questions.jsonl in turn (answers, claim checks and searches
 mixed), over the seeds index (built in a temporary folder unless --data-dir holds one). Prints the process's
 resident memory every 30 s and, at the end, RSS at the first and last quarter, questions answered, errors, and
-answers whose question is not the one asked (mixed up). Writes benchmarks/results/soak-<model>.json.
+answers whose question is not the one asked (mixed up). Writes benchmarks/results/soak-<model>[-trace][-trim].json.
+
+To tell where growth comes from: --trace also records the memory Python objects hold (tracemalloc) at each
+sample and the 15 source lines whose allocations grew most between the second sample and the end; --trim hands
+freed heap back to the system (glibc `malloc_trim`) before each sample, so growth that is only freed memory the
+allocator kept shows as none.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import platform
 import statistics
@@ -18,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,7 +47,10 @@ def main() -> int:
     parser.add_argument("--facades", type=int, default=2, help="PaperQA objects the threads share (round robin)")
     parser.add_argument("--model", default="fast")
     parser.add_argument("--data-dir", type=Path, default=None, help="an existing seeds index (else built now)")
+    parser.add_argument("--trace", action="store_true", help="record Python's own allocations (tracemalloc)")
+    parser.add_argument("--trim", action="store_true", help="malloc_trim(0) before each sample")
     args = parser.parse_args()
+    trim = ctypes.CDLL("libc.so.6").malloc_trim if args.trim else None
 
     from paperqa_local import PaperQA
 
@@ -54,7 +65,10 @@ def main() -> int:
     deadline = time.monotonic() + 60 * args.minutes
     lock = threading.Lock()
     counts = {"asked": 0, "checked": 0, "searched": 0, "errors": 0, "mixed": 0}
-    samples: list[tuple[float, float]] = []
+    samples: list[tuple[float, ...]] = []
+    baseline = None  # tracemalloc snapshot at the second sample, after the first answers filled the caches
+    if args.trace:
+        tracemalloc.start(5)
     started = time.monotonic()
 
     def worker(n: int) -> None:
@@ -84,21 +98,35 @@ def main() -> int:
         thread.start()
     while any(thread.is_alive() for thread in threads):
         time.sleep(30 if time.monotonic() + 30 < deadline else 1)
-        samples.append((round(time.monotonic() - started, 1), round(rss_mib(), 1)))
-        print(f"{samples[-1][0]:7.0f} s  RSS {samples[-1][1]:8.1f} MiB  {counts}", flush=True)
+        if trim:
+            trim(0)
+        traced = tracemalloc.get_traced_memory()[0] / 2**20 if args.trace else None
+        samples.append((round(time.monotonic() - started, 1), round(rss_mib(), 1), *(() if traced is None else (round(traced, 1),))))
+        if args.trace and len(samples) == 2:
+            baseline = tracemalloc.take_snapshot()
+        print(f"{samples[-1][0]:7.0f} s  RSS {samples[-1][1]:8.1f} MiB" + (f"  Python {traced:7.1f} MiB" if args.trace else "")
+              + f"  {counts}", flush=True)
 
+    grew = []
+    if baseline is not None:
+        stats = tracemalloc.take_snapshot().compare_to(baseline, "lineno")
+        grew = [{"where": str(stat.traceback[0]), "grew_kib": round(stat.size_diff / 1024, 1), "count_diff": stat.count_diff}
+                for stat in stats[:15]]
+        for row in grew:
+            print(f"  {row['grew_kib']:10.1f} KiB  {row['count_diff']:+8d}  {row['where']}")
     quarter = max(1, len(samples) // 4)
-    first, last = statistics.median(r for _, r in samples[:quarter]), statistics.median(r for _, r in samples[-quarter:])
+    first, last = statistics.median(s[1] for s in samples[:quarter]), statistics.median(s[1] for s in samples[-quarter:])
     result = {
         "command": " ".join(["benchmarks/soak.py", *sys.argv[1:]]),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {platform.processor() or platform.platform()}, {__import__('os').cpu_count()} CPUs",
         "minutes": args.minutes, "threads": args.threads, "facades": args.facades, "model": args.model,
-        **counts, "rss_first_quarter_mib": first, "rss_last_quarter_mib": last,
-        "rss_growth_mib": round(last - first, 1), "samples": samples,
+        "trace": args.trace, "trim": args.trim, **counts, "rss_first_quarter_mib": first, "rss_last_quarter_mib": last,
+        "rss_growth_mib": round(last - first, 1), "python_grew_most": grew,
+        "sample_fields": ["seconds", "rss_mib", *(["python_mib"] if args.trace else [])], "samples": samples,
     }
     print(f"RSS first quarter {first:.0f} MiB, last quarter {last:.0f} MiB (growth {last - first:+.0f} MiB); {counts}")
-    out = ROOT / "benchmarks" / "results" / f"soak-{args.model}.json"
+    out = ROOT / "benchmarks" / "results" / f"soak-{args.model}{'-trace' if args.trace else ''}{'-trim' if args.trim else ''}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")
     return 1 if counts["errors"] or counts["mixed"] else 0

@@ -70,3 +70,24 @@ def test_a_library_built_with_another_embedding_model_is_refused_with_the_fix(qa
     other = PaperQA(data_dir=tmp_path / "d", embedder=HashEmbedder(), embedding_model="hash-other", collection="fresh")
     with pytest.raises(StoreError, match="built with embedding model 'hash-test'"):
         other.with_collection("papers")
+
+
+def test_the_paper_listing_is_read_again_only_when_the_store_changed(tmp_path, monkeypatch):
+    def facade():
+        return PaperQA(data_dir=tmp_path / "l", embedder=HashEmbedder(), embedding_model="hash-test")
+
+    qa, tides = facade(), Paper("p1", "Tide pools as nurseries", "Juvenile fish grow faster in warm tide pools.", year=2021)
+    qa.ingest_papers([tides])
+    assert [p["title"] for p in qa.papers()] == ["Tide pools as nurseries"]
+    reads = []
+    real_all = type(qa.store).all
+    monkeypatch.setattr(type(qa.store), "all", lambda store, **kw: reads.append(1) or real_all(store, **kw))
+    qa.papers()
+    assert reads == []  # nothing changed: the listing is not read again
+    # another process's write (here another object over the same folder): a venue added in place, a new paper
+    tides.venue = "Marine Biology"
+    facade().ingest_papers([tides, Paper("p2", "Coral bleaching and heat", "Bleaching fell where pools were shaded.")])
+    listed = {p["paper_id"]: p for p in qa.papers()}
+    assert reads and set(listed) == {"p1", "p2"} and listed["p1"]["venue"] == "Marine Biology"
+    qa.remove("p2")
+    assert [p["paper_id"] for p in qa.papers()] == ["p1"]

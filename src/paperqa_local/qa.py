@@ -43,6 +43,12 @@ class PaperQA:
         self._llm = llm
         self.store = Store(settings)
         self.retriever = Retriever(settings, self.store, lambda: self.embedder)
+        self._listing = None  # (the store's state, `papers()`) as last read: a listing reads every chunk's metadata
+
+    def _changed(self) -> None:
+        """This object wrote to the store: what it holds of it is read again."""
+        self.retriever.invalidate()
+        self._listing = None
 
     # components, loaded on first use
     @property
@@ -131,12 +137,12 @@ class PaperQA:
     def ingest(self, paths: list[str | Path] | str | Path, progress=None) -> IngestReport:
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
         report = ingest_paths(paths, self.store, self.embedder, progress)
-        self.retriever.invalidate()
+        self._changed()
         return report
 
     def ingest_papers(self, papers: list[Paper], progress=None) -> IngestReport:
         report = ingest_papers(papers, self.store, self.embedder, progress)
-        self.retriever.invalidate()
+        self._changed()
         return report
 
     def ingest_documents(self, documents: list, progress=None) -> IngestReport:
@@ -149,12 +155,21 @@ class PaperQA:
         papers, duplicates, conflicts = deduplicate(papers)
         report = IngestReport(parsed=len(papers) + duplicates, duplicates=duplicates, problems=problems + conflicts)
         ingest_papers(papers, self.store, self.embedder, progress, report)
-        self.retriever.invalidate()
+        self._changed()
         return report
 
     def papers(self) -> list[dict[str, Any]]:
         """Every stored paper, sorted by title: id, title, year, authors, byline ("Vaswani et al."), venue, DOI,
-        arXiv id, link, the file it came from, its chunks, and whether it has an abstract."""
+        arXiv id, link, the file it came from, its chunks, and whether it has an abstract. Read again only when the
+        store changed (a write here, or another process's: its count, keyword index or declared content)."""
+        from .keyword_sync import state
+
+        now = state(self.store)
+        if self._listing is None or self._listing[0] != now or now.pending:
+            self._listing = (now, self._read_papers())
+        return [dict(record) for record in self._listing[1]]
+
+    def _read_papers(self) -> list[dict[str, Any]]:
         stored = self.store.all(include_texts=False)
         first: dict[str, dict[str, Any]] = {}
         chunks: dict[str, int] = {}
@@ -179,14 +194,14 @@ class PaperQA:
         """Remove papers by id (as `papers()` lists them) from the store and the keyword index. The report says
         which were removed and which ids the store does not hold."""
         report = remove_papers([paper_ids] if isinstance(paper_ids, str) else list(paper_ids), self.store)
-        self.retriever.invalidate()
+        self._changed()
         return report
 
     def remove_files(self, paths: list[str | Path] | str | Path) -> RemoveReport:
         """Remove the papers that these input files hold (found by id, DOI, arXiv id or title, as ingest finds
         them); `not_stored` lists the files' papers that the store does not hold."""
         report = remove_files([paths] if isinstance(paths, (str, Path)) else list(paths), self.store)
-        self.retriever.invalidate()
+        self._changed()
         return report
 
     def paper_vectors(self):
@@ -242,7 +257,7 @@ class PaperQA:
         with self.store.writing():
             keyed = add_lookup_keys(self.store)
             index = sync_keyword_index(self.store, force=True)
-        self.retriever.invalidate()
+        self._changed()
         return {"chunks": index.count, "chunks_keyed": keyed, "seconds": round(time.perf_counter() - started, 3)}
 
     def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
