@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .asks import RELEASE_NOTE, asked_figures, asks_release, gives, giving_sentence, says_release, speaks_of_release
+from .asks import RELEASE_NOTE, asked_figures, asks_release, content_words, gives, giving_sentence, says_release, speaks_of_release
 from .followup import condense, previous_turn, with_previous_papers
 from .evidence import ASKS_MANY, Source, best_sentence, render_sources, select_evidence, subjects
 from .guard import copies
@@ -269,7 +269,7 @@ def answer_asked_figures(question: str, text: str, support: dict[int, list[str]]
 
 
 def _content_words(text: str) -> set[str]:
-    return {w[:6] for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in _NOTE_WORDS}
+    return content_words(text, _NOTE_WORDS)
 
 
 def supporting_sentences(qa: PaperQA, support: dict[int, list[str]], by_key: dict[int, Source]) -> dict[int, list[str]]:

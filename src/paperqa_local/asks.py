@@ -236,14 +236,15 @@ def giving_sentence(ask: Ask, question: str, sources: list) -> tuple[object, str
     """The first of `sources` (evidence `Source`s, best first) with a sentence that gives `ask`, and of its
     sentences the one sharing most words with the question, a figure in digits before one in words: "2.35x more
     throughput with the same cost and power budgets" for "… how much more throughput at equal cost and power?"."""
-    asked = _words(question)
+    asked = content_words(question)
     for source in sources:
         for spelled in (False, True):
             found = [s for s in source.all_sentences[1:] if gives(ask, s, question, source.hit.title, spelled)]
             if found:
-                return source, max(found, key=lambda s: len(_words(s) & asked))
+                return source, max(found, key=lambda s: len(content_words(s) & asked))
     return None
 
 
-def _words(text: str) -> set[str]:
-    return {w[:6] for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in _STOP}
+def content_words(text: str, stop: set[str] = _STOP) -> set[str]:
+    """A text's words of three letters or more, cut to six, less `stop`: what two texts share is compared on these."""
+    return {w[:6] for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in stop}
