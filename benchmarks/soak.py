@@ -5,8 +5,10 @@
 
 Asks the seeds questions of benchmarks/data/seeds_questions.jsonl in turn (answers, claim checks and searches
 mixed), over the seeds index (built in a temporary folder unless --data-dir holds one). Prints the process's
-resident memory every 30 s and, at the end, RSS at the first and last quarter, questions answered, errors, and
-answers whose question is not the one asked (mixed up). Writes benchmarks/results/soak-<model>[-trace][-trim].json.
+resident memory every 30 s and, at the end, RSS at the first and last quarter of the run (before its deadline),
+questions answered, errors, and answers whose question is not the one asked (mixed up). Writes
+benchmarks/results/soak-<model>[-trace][-trim].json. The app hands freed heap back after answers itself
+(`paperqa_local.memory`); --trim adds a trim before each sample.
 
 To tell where growth comes from: --trace also records the memory Python objects hold (tracemalloc) at each
 sample and the 15 source lines whose allocations grew most between the second sample and the end; --trim hands
@@ -114,8 +116,9 @@ def main() -> int:
                 for stat in stats[:15]]
         for row in grew:
             print(f"  {row['grew_kib']:10.1f} KiB  {row['count_diff']:+8d}  {row['where']}")
-    quarter = max(1, len(samples) // 4)
-    first, last = statistics.median(s[1] for s in samples[:quarter]), statistics.median(s[1] for s in samples[-quarter:])
+    running = [s for s in samples if s[0] <= 60 * args.minutes] or samples  # not the wind-down, sampled each second
+    quarter = max(1, len(running) // 4)
+    first, last = statistics.median(s[1] for s in running[:quarter]), statistics.median(s[1] for s in running[-quarter:])
     result = {
         "command": " ".join(["benchmarks/soak.py", *sys.argv[1:]]),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

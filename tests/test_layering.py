@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "paperqa_local"
 # The house, from the ground up. A module's floor is that of its top-level name: `ui/render.py` is on "ui"'s.
 FLOORS = {
     # the nouns and plain tools every other module speaks; host probes (cores, CPU, GPU offload)
-    "types": 0, "errors": 0, "text": 0, "hardware": 0,
+    "types": 0, "errors": 0, "text": 0, "hardware": 0, "memory": 0,
     "config": 1,
     # the components: storage, keyword index, embedder, LLM, model files, input parsers
     "store": 2, "store_client": 2, "store_state": 2,

@@ -12,6 +12,7 @@ from typing import Any
 from .config import Settings, load_settings
 from .embed import Embedder, get_embedder
 from .ingest import IngestReport, RemoveReport, ingest_papers, ingest_paths, remove_files, remove_papers
+from .memory import release_freed
 from .retrieve import Retriever
 from .store import Store
 from .types import Answer, Paper, SearchHit, byline, link_for, page_of
@@ -322,6 +323,7 @@ class PaperQA:
         for event in answer_stream(self, question, k=k, year_from=year_from, year_to=year_to, history=history,
                                    stop=stop, include_undated=include_undated, hits=hits):
             yield self._with_pages(event) if isinstance(event, Answer) else event
+        release_freed()
 
     def _with_pages(self, answer: Answer) -> Answer:
         """Each citation of a full text gets the page of the chunk that holds its supporting sentence (evidence may
@@ -341,11 +343,17 @@ class PaperQA:
         from .judge import check_claim
 
         self.check_model()
-        return self._with_pages(check_claim(self, claim, k=k, explain=explain))
+        try:
+            return self._with_pages(check_claim(self, claim, k=k, explain=explain))
+        finally:
+            release_freed()
 
     def decide(self, question: str, k: int | None = None, explain: bool = True) -> Answer:
         """yes / no / maybe for a research question, with the cited papers (PubMedQA style)."""
         from .judge import decide
 
         self.check_model()
-        return self._with_pages(decide(self, question, k=k, explain=explain))
+        try:
+            return self._with_pages(decide(self, question, k=k, explain=explain))
+        finally:
+            release_freed()
