@@ -1,10 +1,10 @@
 """Hand freed heap back to the system after each answer.
 
-A long-running app answers from several threads; glibc gives each thread's allocations an arena and keeps what
-they free for reuse, so resident memory climbs although nothing stays alive (benchmarks/soak.py, 30 minutes of 4 threads: first
-and last quarter 2.02 / 2.67 GB without this, 1.62 / 1.59 GB with it). `malloc_trim(0)` returns those free pages. It walks the heap, so
-it runs at most once every `INTERVAL_S` seconds, after an answer, never during one. Elsewhere than glibc it is a
-no-op."""
+A long-running app answers from several threads; glibc gives each thread's allocations an arena and keeps what they
+free for reuse, so resident memory climbs although nothing stays alive (benchmarks/soak.py, 30 minutes of 4 threads:
+first and last quarter 2.02 / 2.67 GB without this, 1.62 / 1.59 GB with it). `malloc_trim(0)` returns those free
+pages. It walks the heap, so it runs at most once every `INTERVAL_S` seconds, after an answer, never during one.
+Elsewhere than glibc it is a no-op."""
 
 from __future__ import annotations
 
