@@ -72,12 +72,34 @@ def test_added_changed_and_removed_chunks_rank_as_a_full_rebuild():
         assert ranking(merged, query) == ranking(rebuilt, query), query
 
 
-def test_a_large_delta_is_merged_into_main():
-    ids, texts, metas = corpus(3000)
+def test_a_delta_far_past_its_limit_is_merged_at_once():
+    ids, texts, metas = corpus(5000)
     index = KeywordIndex.build(ids[:10], texts[:10], metas[:10])
-    index = index.update([(ids[i], texts[i], metas[i]) for i in range(10, 3000)], [])
-    assert not index.delta and len(index.main.ids) == 3000  # past `delta_limit`: one main segment
+    due = index.update([(ids[i], texts[i], metas[i]) for i in range(10, 1500)], [])
+    assert due.merge_due() and len(due.delta) == 1490  # past `delta_limit`: left for the background merge
+    index = index.update([(ids[i], texts[i], metas[i]) for i in range(10, 5000)], [])
+    assert not index.delta and len(index.main.ids) == 5000  # OVERDUE times past it: one main segment now
     assert ranking(index, "cancer") == ranking(KeywordIndex.build(ids, texts, metas), "cancer")
+
+
+def test_changes_made_during_a_merge_are_kept_on_the_merged_segment():
+    ids, texts, metas = corpus(300)
+    base = KeywordIndex.build(ids[:200], texts[:200], metas[:200])
+    base = base.update([(ids[i], texts[i], metas[i]) for i in range(200, 260)], [ids[5]])
+    merged = base.merged()
+    # meanwhile: more added, a main row and a delta row changed, a delta row and a main row removed
+    texts[7], metas[7] = "vaccine vaccine trial", {**metas[7], "text_hash": "changed7"}
+    texts[210], metas[210] = "brain brain neuron", {**metas[210], "text_hash": "changed210"}
+    now = base.update([(ids[i], texts[i], metas[i]) for i in (*range(260, 300), 7, 210)], [ids[220], ids[9]])
+    rebased = now.rebased(base, merged)
+    assert rebased.main is merged.main and len(rebased.delta) == 42 and rebased.content == now.content
+    keep = [i for i in range(300) if i not in (5, 9, 220)]
+    rebuilt = KeywordIndex.build([ids[i] for i in keep], [texts[i] for i in keep], [metas[i] for i in keep])
+    assert sorted(rebased.ids) == sorted(rebuilt.ids) and rebased.summary() == rebuilt.summary()
+    for query in QUERIES:
+        assert ranking(rebased, query) == ranking(rebuilt, query), query
+    with pytest.raises(ValueError, match="another main segment"):
+        rebased.rebased(base, merged)  # already on the merged segment: not on `base`'s
 
 
 def test_saved_delta_and_main_load_back(tmp_path):
@@ -89,12 +111,12 @@ def test_saved_delta_and_main_load_back(tmp_path):
     added = index.update([(ids[i], texts[i], metas[i]) for i in range(90, 100)], [ids[0]])
     added.save(folder)
     assert (folder / "paperqa_sync.json").stat().st_mtime_ns == marker  # main is not written again
-    loaded = KeywordIndex.load(folder, reuse=index)
+    loaded = KeywordIndex.load(folder, reuse=(index,))
     assert loaded.main is index.main and loaded.content == added.content
     fresh = KeywordIndex.load(folder)
     assert ranking(fresh, "cancer tumor") == ranking(added, "cancer tumor")
     added.merged().save(folder)
-    assert KeywordIndex.load(folder, reuse=loaded).count == 99
+    assert KeywordIndex.load(folder, reuse=(loaded,)).count == 99
 
 
 def hash_qa(tmp_path) -> PaperQA:
@@ -173,3 +195,43 @@ def test_a_pending_write_is_applied_from_the_store(tmp_path, pending):
     assert not pending_path(qa.store).exists()  # the writer is gone: the reader saved the index and cleared it
     assert KeywordIndex.load(keyword_dir(qa.store)).content == content_digest(
         *(lambda s: (s.ids, s.metadatas))(qa.store.all(include_texts=False)))
+
+
+def test_a_paper_past_the_delta_limit_is_merged_in_the_background(tmp_path, monkeypatch):
+    import threading
+
+    from paperqa_local import keyword, keyword_sync
+
+    monkeypatch.setattr(keyword, "delta_limit", lambda main_rows: 3)
+    qa = hash_qa(tmp_path)
+    qa.ingest_papers([paper(i) for i in range(20)])
+    folder = keyword_dir(qa.store)
+    main = KeywordIndex.load(folder).main.digest
+    started, release = threading.Event(), threading.Event()
+    real_merged = KeywordIndex.merged
+
+    def slow_merge(index):  # the merge holds no lock: ingests and searches go on while it runs
+        started.set()
+        assert release.wait(30)
+        return real_merged(index)
+
+    monkeypatch.setattr(KeywordIndex, "merged", slow_merge)
+    for i in range(20, 24):
+        qa.ingest_papers([paper(i)])  # the fourth delta row passes the limit: a merge starts, the ingest returns
+    assert started.wait(10) and KeywordIndex.load(folder).main.digest == main
+    qa.ingest_papers([paper(24)])
+    qa.ingest_papers([Paper(paper_id="p21", title="Paper number 21 changed", abstract="Now about zzquark.", year=2001)])
+    assert qa.remove(["p22", "p3"]).removed == ["p22", "p3"]
+    assert qa.search("q24x", k=1, mode="bm25")[0].paper_id == "p24"  # searched during the merge
+    release.set()
+    keyword_sync.wait_for_merges(30)
+    saved = KeywordIndex.load(folder)
+    assert saved.main.digest != main and len(saved.main.ids) == 24  # p0..p23 merged, p24 and the changes after
+    assert set(saved.delta) == {"p24#0", "p21#0"} and saved.removed == {"p22#0", "p3#0"}
+    stored = qa.store.all(include_texts=False)
+    assert sorted(saved.ids) == sorted(stored.ids) and saved.content == content_digest(stored.ids, stored.metadatas)
+    reader = hash_qa(tmp_path)
+    assert reader.search("zzquark", k=1, mode="bm25")[0].paper_id == "p21"
+    assert reader.search("q22x", k=5, mode="bm25") == [] and reader.search("q21x", k=5, mode="bm25") == []
+    assert reader.search("q23x", k=1, mode="bm25")[0].paper_id == "p23"
+    assert qa.stats()["papers"] == 23

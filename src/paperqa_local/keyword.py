@@ -3,7 +3,8 @@
 Ingesting one paper tokenises that paper only: its chunks join a small delta segment, and the main segment's
 rows they replace (or that were removed) are masked. A search scores both segments with the statistics of the
 whole live corpus (`keyword_segment.py`), so it ranks as a full rebuild would. When the delta outgrows
-`delta_limit` (or a tenth of main is masked), the two are merged into a new main segment, nothing tokenised again.
+`delta_limit` (or a tenth of main is masked), the two are merged into a new main segment, nothing tokenised again:
+in the background, while searches and writes go on (`keyword_sync`), so that adding a paper never waits for it.
 
 A sync marker ties the saved index to the store's content: a digest of every chunk's id, text hash and year,
 the XOR of one hash per chunk, so that a change updates it with the chunks it touches instead of recomputing it.
@@ -50,9 +51,12 @@ def content_digest(ids: list[str], metadatas: list[dict[str, Any]]) -> str:
 
 
 def delta_limit(main_rows: int) -> int:
-    """Chunks the delta holds before it is merged: 2% of main, between 1,000 and 10,000 (a merge of 1M chunks
-    takes tens of seconds; a larger delta makes every change re-save more)."""
+    """Chunks the delta holds before it is merged (in the background: `keyword_sync`): 2% of main, between 1,000
+    and 10,000 (a merge of 1M chunks takes tens of seconds; a larger delta makes every change re-save more)."""
     return min(10_000, max(1_000, main_rows // 50))
+
+
+OVERDUE = 4  # a delta this many times over its limit is merged at once, by the writer (no background merge kept up)
 
 
 @dataclass(frozen=True)
@@ -167,9 +171,12 @@ class KeywordIndex:
             gone.discard(cid)  # masked as a delta row, not as removed
             value ^= chunk_hash(cid, row.text_hash, row.year)
         index = KeywordIndex(self.main, delta, frozenset(gone), f"{value:032x}")
-        if len(delta) > delta_limit(len(self.main.ids)) or len(gone) > max(1_000, len(self.main.ids) // 10):
-            return index.merged()
-        return index
+        return index.merged() if index.merge_due(OVERDUE) else index
+
+    def merge_due(self, times: int = 1) -> bool:
+        """Whether the delta outgrew `delta_limit` (or a tenth of main is masked), `times` over."""
+        main = len(self.main.ids)
+        return len(self.delta) > times * delta_limit(main) or len(self.removed) > times * max(1_000, main // 10)
 
     def merged(self) -> KeywordIndex:
         """Main's live rows and the delta, as one main segment (postings moved; nothing tokenised again)."""
@@ -183,6 +190,19 @@ class KeywordIndex:
                     np.array([r.first for r in rows], dtype=bool), self.content)
         log.info("keyword index: merged %d changed chunks into %d", len(self.delta), len(ids))
         return KeywordIndex(main, {}, frozenset(), self.content)
+
+    def rebased(self, base: KeywordIndex, merged: KeywordIndex) -> KeywordIndex:
+        """This index's content on `merged`'s main segment, where `merged` is `base` merged (in the background,
+        while this index changed from `base`): what changed since `base` stays in the delta, nothing tokenised."""
+        if base.main.digest != self.main.digest or merged.content != base.content:
+            raise ValueError("the merge was made from another main segment")
+        delta = {cid: entry for cid, entry in self.delta.items() if base.delta.get(cid) != entry}
+        removed = {cid for cid in self.removed if cid in merged.main.position}
+        removed.update(cid for cid in base.delta if cid not in self.delta)  # merged into main, removed since
+        index = KeywordIndex(merged.main, delta, frozenset(removed), self.content)
+        if index.count != self.count:
+            raise ValueError(f"the rebased index holds {index.count} chunks, not {self.count}")
+        return index
 
     def summary(self) -> dict[str, Any]:
         """Papers (by their first chunks), chunks, papers per year and undated papers, from the live rows."""
@@ -225,16 +245,17 @@ class KeywordIndex:
                 "rows": rows, "removed": sorted(self.removed), "summary": self.summary()}
 
     @classmethod
-    def load(cls, folder: Path, reuse: KeywordIndex | None = None) -> KeywordIndex | None:
+    def load(cls, folder: Path, reuse: tuple[KeywordIndex | None, ...] = ()) -> KeywordIndex | None:
         """The saved index, or None when it is missing or damaged (a truncated marker, files missing: a copy or a
-        disk that failed half-way) — the caller then rebuilds it. `reuse`'s main segment is kept when it is the
-        saved one (only the delta is read). Whether it matches the store is the caller's check (`content`)."""
+        disk that failed half-way) — the caller then rebuilds it. The main segment of one of `reuse` is kept when
+        it is the saved one (only the delta is read). Whether it matches the store is the caller's check (`content`)."""
         if not (folder / MARKER).exists():
             return None
         try:
             for attempt in (1, 2):  # a save may swap the folder between reading the delta and the main segment
                 delta = json.loads((folder / DELTA).read_text())
-                main = reuse.main if reuse is not None and reuse.main.digest == delta["base"] else Main.load(folder)
+                main = next((index.main for index in reuse if index is not None and index.main.digest == delta["base"]),
+                            None) or Main.load(folder)
                 if main.digest == delta["base"]:
                     break
                 if attempt == 2:

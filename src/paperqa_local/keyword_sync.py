@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import weakref
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -55,6 +56,8 @@ _DECLARING: weakref.WeakSet[Store] = weakref.WeakSet()  # stores this process ma
 # the index last synced for each folder: its main segment is reused by the next sync of any store object on the
 # folder in this process (the UI's reader and its ingest), so that a write does not read a large main segment again
 _LAST: dict[Path, KeywordIndex] = {}
+_MERGING: dict[Path, threading.Thread] = {}  # the background merge running for each folder
+_MERGING_LOCK = threading.Lock()
 _UNKNOWN = None  # a journal that cannot say which chunks changed: the whole store is compared
 
 
@@ -118,7 +121,7 @@ def sync_keyword_index(store: Store, current: KeywordIndex | None = None, force:
     journal = read_pending(path) if path.exists() else []
     pending = path.exists()
     folder = keyword_dir(store)
-    index = None if force else KeywordIndex.load(folder, reuse=current or _LAST.get(folder))
+    index = None if force else KeywordIndex.load(folder, reuse=(current, _LAST.get(folder)))
     declared = store.declared_content()
     if index is None:
         index = _rebuild(store, known)
@@ -138,7 +141,52 @@ def sync_keyword_index(store: Store, current: KeywordIndex | None = None, force:
             path.unlink(missing_ok=True)
             _declare(store, index.content)
             _LAST[folder] = index
+            if index.merge_due():
+                merge_in_background(store, index)
     return index
+
+
+def merge_in_background(store: Store, index: KeywordIndex) -> None:
+    """Merge the saved index's delta into its main segment in a thread of its own (one per folder at a time):
+    tens of seconds at a million chunks, which no write or search waits for. Not a daemon: a process that is
+    leaving finishes the merge first rather than lose it."""
+    folder = keyword_dir(store)
+    with _MERGING_LOCK:
+        if folder in _MERGING:
+            return
+        _MERGING[folder] = thread = threading.Thread(target=_merge, args=(store, index), name=f"merge {folder.name}")
+    thread.start()
+
+
+def wait_for_merges(timeout: float | None = None) -> None:
+    """Until the background merges running now are done (benchmarks and tests; a leaving process does it anyway)."""
+    with _MERGING_LOCK:
+        threads = list(_MERGING.values())
+    for thread in threads:
+        thread.join(timeout)
+
+
+def _merge(store: Store, base: KeywordIndex) -> None:
+    """`base` merged with no lock held, then, holding the write lock, rebased on what the saved index holds now
+    (writes made meanwhile stay in its delta) and saved. Given up, for the next change to retry, when the saved
+    index is no longer built on `base`'s main segment or a crashed writer's journal is pending."""
+    folder = keyword_dir(store)
+    try:
+        merged = base.merged()
+        with store.writing() as ours:
+            saved = KeywordIndex.load(folder, reuse=(base, _LAST.get(folder))) if ours and not pending_path(store).exists() else None
+            if saved is None or saved.main.digest != base.main.digest:
+                log.info("keyword index at %s changed under its background merge; the next change merges it", folder)
+                return
+            index = saved.rebased(base, merged)
+            _remove_leftovers(store)
+            index.save(folder)
+            _LAST[folder] = index
+    except Exception:  # noqa: BLE001 - a thread's failure must be seen; the index stays as saved, correct but unmerged
+        log.exception("keyword index at %s: the background merge failed; the next change tries again", folder)
+    finally:
+        with _MERGING_LOCK:
+            _MERGING.pop(folder, None)
 
 
 def _rebuild(store: Store, known: dict[str, str]) -> KeywordIndex:
