@@ -30,6 +30,7 @@ def test_a_model_without_a_file_is_refused_with_the_fix_and_nothing_changes(qa):
 def test_answers_at_once_are_one_per_llm_server(tmp_path):
     assert PaperQA(data_dir=tmp_path / "a").answer_slots() == 1
     assert PaperQA(data_dir=tmp_path / "b", llm_base_url="http://127.0.0.1:8081,http://127.0.0.1:8082").answer_slots() == 2
+    assert PaperQA(data_dir=tmp_path / "c", llm_base_url="http://127.0.0.1:8081", llm_slots=4).answer_slots() == 4
 
 
 def test_paper_vectors_and_relevance_come_from_the_facade(qa):

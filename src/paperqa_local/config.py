@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible LLM server(s) to answer with instead of llama.cpp in-process: one URL (http://host:8080), or several comma-separated, each request going to the least busy; `model` must name the GGUF they serve (its chat template and calibration are read from the local copy).")
     llm_api_key: SecretStr | None = Field(default=None, description="Key sent to the LLM server(s) as `Authorization: Bearer`, with llm_base_url.")
     llm_model: str = Field(default="", description="Model name sent to the LLM server(s) in each request; empty: the one they serve.")
+    llm_slots: int = Field(default=1, ge=1, le=64, description="Requests each LLM server answers at once: 1 for llama_cpp.server, its --parallel for llama-server (continuous batching); the app answers this many questions per server at once.")
     llm_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for an LLM server to accept a request or send the next piece of a reply.")
     llm_logprobs: bool = Field(default=True, description="Read decline and label probabilities from the LLM server's log-probabilities, as in-process; off: from the reply's text (for servers that give none).")
 

@@ -96,9 +96,10 @@ class PaperQA:
         return choices
 
     def answer_slots(self) -> int:
-        """How many answers can be written at once: one per LLM server (`llm_base_url`), else one (in-process)."""
+        """How many answers can be written at once: `llm_slots` per LLM server (`llm_base_url`), else one
+        (in-process)."""
         urls = [url for url in (self.settings.llm_base_url or "").split(",") if url.strip()]
-        return max(1, len(urls))
+        return len(urls) * self.settings.llm_slots if urls else 1
 
     def use_model(self, model: str) -> None:
         """Switch the LLM (a preset, a file in models/, or a path); the old one is released. A model with no file
