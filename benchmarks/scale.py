@@ -1,6 +1,7 @@
 """Hybrid search latency, memory, disk and write costs of one store grown to 10k, 100k and 1M chunks (issue #13).
 
     flock /tmp/paperqa-heavy.lock .venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000] [--queries 100]
+                                                                       [--chroma-server]
 
 Corpus: SciFact abstracts (../shared/eval/scifact/corpus.jsonl) repeated with perturbation: copy r of abstract a
 drops a tenth of its words at random and gains two made-up words of its own, under its own id, title suffix and
@@ -14,7 +15,8 @@ Chroma upserts, the keyword delta and its merges), and measured at each size on 
 through PaperQA.search, loading the saved keyword index, `stats` of a new PaperQA, RSS, disk, ingest throughput,
 and adding one new paper (warm process, median and worst of 5). Results are written after each size, so a run
 cut short keeps what it measured. Writes benchmarks/results/scale-cpu.json and scale-cpu.png (latency vs size;
-`--plot` redraws it from the JSON).
+`--plot` redraws it from the JSON). --chroma-server: the same with the store in a `chroma run` server that this
+starts on 127.0.0.1 (the client's and the server's RSS; scale-cpu-server.json and .png).
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ SCIFACT = ROOT.parent / "shared" / "eval" / "scifact"
 DIMS = 384
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
@@ -73,12 +75,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--batch", type=int, default=10_000, help="papers per ingest call while growing")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scale-cpu.json"))
+    parser.add_argument("--out", default=None, help="default: benchmarks/results/scale-cpu.json")
     parser.add_argument("--keep", help="build the store here and keep it (default: a temporary folder, removed)")
     parser.add_argument("--keyword-only", type=int, metavar="N",
                         help="measure the keyword index alone at N chunks (no Chroma, no dense search) and exit")
+    parser.add_argument("--chroma-server", action="store_true",
+                        help="the store in a `chroma run` server started here (127.0.0.1), not embedded; default --out "
+                             "benchmarks/results/scale-cpu-server.json")
     parser.add_argument("--plot", action="store_true", help="only draw the PNG from the JSON at --out")
     args = parser.parse_args()
+    args.out = args.out or str(ROOT / "benchmarks" / "results" / f"scale-cpu{'-server' if args.chroma_server else ''}.json")
     if args.plot:
         return plot(json.loads(Path(args.out).read_text()), Path(args.out).with_suffix(".png"))
     if args.keyword_only:
@@ -112,8 +118,11 @@ def main() -> None:
     abstracts = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").read_text().splitlines()]
     claims = [json.loads(line)["claim"] for line in (SCIFACT / "claims_dev.jsonl").read_text().splitlines()][: args.queries]
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="scale-bench-"))
-    qa = PaperQA(data_dir=work, embedder=RandomVectors(), embedding_model=RandomVectors.name)
-    result = {"corpus": "SciFact abstracts repeated with perturbation (one chunk per paper)",
+    server, where = None, {}
+    if args.chroma_server:
+        server, where = chroma_run(work / "server")
+    qa = PaperQA(data_dir=work, embedder=RandomVectors(), embedding_model=RandomVectors.name, **where)
+    result = {"store": "chroma server (chroma run, 127.0.0.1)" if server else "embedded (local Chroma)", "corpus": "SciFact abstracts repeated with perturbation (one chunk per paper)",
               "vectors": "seeded random unit vectors, 384 dims; fixed random query vector",
               "queries": f"{len(claims)} SciFact dev claims, hybrid mode, k=10", "sizes": [],
               "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -146,11 +155,11 @@ def main() -> None:
             KeywordIndex.load(keyword_dir(qa.store))
             row["keyword_index_load_s"] = round(time.perf_counter() - t, 2)
             t = time.perf_counter()
-            stats = PaperQA(data_dir=work, embedder=RandomVectors(), embedding_model=RandomVectors.name).stats()
+            stats = PaperQA(data_dir=work, embedder=RandomVectors(), embedding_model=RandomVectors.name, **where).stats()
             row["stats_s"] = round(time.perf_counter() - t, 3)
             assert stats["chunks"] == row["chunks"], stats
             t = time.perf_counter()
-            listed = PaperQA(data_dir=work, embedder=RandomVectors(), embedding_model=RandomVectors.name).papers()
+            listed = PaperQA(data_dir=work, embedder=RandomVectors(), embedding_model=RandomVectors.name, **where).papers()
             row["papers_listing_s"] = round(time.perf_counter() - t, 2)  # the library table, read once, then cached
             assert len(listed) == stats["papers"]
             adds = []
@@ -163,16 +172,44 @@ def main() -> None:
             row["add_one_paper_median_s"] = round(statistics.median(adds), 3)
             row["add_one_paper_max_s"] = round(max(adds), 3)
             row["rss_mb"] = rss_mb()
-            row["disk_mb"] = du_mb(work / "store")
+            if server is not None:
+                row["server_rss_mb"] = rss_mb(server.pid)
+            row["disk_mb"] = du_mb(work / ("server" if server else "store"))
             row["keyword_index_mb"] = du_mb(keyword_dir(qa.store))
             result["sizes"].append(row)
             print(json.dumps(row), flush=True)
             out.write_text(json.dumps(result, indent=2) + "\n")
     finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=60)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     plot(result, out.with_suffix(".png"))
     print(f"wrote {out}")
+
+
+def chroma_run(path: Path):
+    """A `chroma run` server on a free port of 127.0.0.1 keeping its data in `path`; the process and the settings."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).with_name("chroma")), "run", "--path", str(path), "--host",
+                               "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+            return server, {"chroma_host": "127.0.0.1", "chroma_port": port}
+        except OSError:
+            if time.time() > deadline or server.poll() is not None:
+                server.kill()
+                raise SystemExit("chroma run did not start")
+            time.sleep(0.3)
 
 
 def keyword_only(args) -> None:

@@ -91,3 +91,29 @@ def test_long_abstract_splits_on_sentence_boundaries():
     assert len(chunks) > 1
     assert all(c.text.endswith(".") and len(c.text) <= 500 for c in chunks)
     assert " ".join(c.text for c in chunks) == text.strip()
+
+
+def test_count_is_kept_while_the_store_is_unchanged_and_sees_another_writer(tmp_path, monkeypatch):
+    import time
+
+    from paperqa_local import store as store_module
+
+    monkeypatch.setattr(store_module, "QUIET_S", 0.05)
+    papers = [Paper(paper_id=f"p{i}", title=f"Paper {i}", abstract=f"Finding number {i} about topic {i}.") for i in range(3)]
+    reader = _qa(tmp_path / "d", HashEmbedder())
+    reader.ingest_papers(papers)
+    counts = []
+    collection_type = type(reader.store.collection)
+    real_count = collection_type.count
+    monkeypatch.setattr(collection_type, "count", lambda self: counts.append(1) or real_count(self))
+    time.sleep(0.1)
+    assert [reader.store.count() for _ in range(5)] == [3] * 5
+    assert len(counts) == 1  # Chroma counted once: the database files did not change
+    writer = _qa(tmp_path / "d", HashEmbedder())
+    writer.ingest_papers([Paper(paper_id="p9", title="Late paper", abstract="A zebrafish finding added later.")])
+    time.sleep(0.1)
+    assert reader.store.count() == 4 and len(counts) == 2
+    assert reader.search("zebrafish finding", k=1, mode="bm25")[0].paper_id == "p9"
+    writer.remove(["p0"])
+    time.sleep(0.1)
+    assert reader.store.count() == 3

@@ -29,8 +29,6 @@ class Candidate:
     keyword: float | None = None
     dense_rank: int | None = None
     keyword_rank: int | None = None
-    text: str | None = None
-    metadata: dict[str, Any] | None = None
 
 
 def year_filter(year_from: int | None, year_to: int | None) -> dict[str, Any] | None:
@@ -127,14 +125,14 @@ class Retriever:
             where = year_filter(year_from, year_to)
             if where and include_undated:
                 # Chroma's where-filter cannot match a missing year: ask without it, for more, and filter here
-                nearest = self.store.query(vector, 4 * n, None)
+                nearest = self.store.query(vector, 4 * n, None, metadata=True)
                 more = len(nearest) == 4 * n
-                nearest = [row for row in nearest if _in_years(row[3], year_from, year_to)][:n]
+                nearest = [row for row in nearest if _in_years(row[2], year_from, year_to)][:n]
             else:
                 nearest = self.store.query(vector, n, where)
                 more = len(nearest) == n
-            for rank, (cid, sim, text, meta) in enumerate(nearest):
-                candidates[cid] = Candidate(cid, dense=sim, dense_rank=rank + 1, text=text, metadata=meta)
+            for rank, (cid, sim, _) in enumerate(nearest):
+                candidates[cid] = Candidate(cid, dense=sim, dense_rank=rank + 1)
         if mode in ("hybrid", "bm25"):
             index = self.keyword_index()
             found = index.search(query, n, year_from, year_to, include_undated)
@@ -149,28 +147,26 @@ class Retriever:
         weight = {"dense": 1.0, "bm25": 0.0}.get(mode, self.settings.dense_weight)
         fused = {cid: weight * dense.get(cid, 0.0) + (1 - weight) * keyword.get(cid, 0.0) for cid in candidates}
 
-        missing = [cid for cid, c in candidates.items() if c.text is None]
-        if missing:
-            for cid, (text, meta) in self.store.get(missing).items():
-                candidates[cid].text, candidates[cid].metadata = text, meta
-
-        best: dict[str, SearchHit] = {}
+        chosen: dict[str, str] = {}  # paper id: its best chunk, for the k best papers (ingest's ids: paper_id#n)
         for cid in sorted(fused, key=fused.__getitem__, reverse=True):
-            cand = candidates[cid]
-            meta = cand.metadata or {}
-            paper_id = meta.get("paper_id", cid.rsplit("#", 1)[0])
-            if paper_id in best:
+            chosen.setdefault(cid.rsplit("#", 1)[0], cid)
+            if len(chosen) == k:
+                break
+        stored = self.store.get(list(chosen.values())) if chosen else {}
+        best: dict[str, SearchHit] = {}
+        for paper_id, cid in chosen.items():
+            if cid not in stored:  # removed between the search and this read
                 continue
+            text, meta = stored[cid]
+            cand = candidates[cid]
             best[paper_id] = SearchHit(
-                paper_id=paper_id,
+                paper_id=meta.get("paper_id", paper_id),
                 title=meta.get("title", ""),
                 score=fused[cid],
-                text=cand.text or "",
+                text=text or "",
                 year=meta.get("year"),
                 metadata=meta,
                 dense_rank=cand.dense_rank,
                 keyword_rank=cand.keyword_rank,
             )
-            if len(best) == k:
-                break
         return list(best.values()), more
