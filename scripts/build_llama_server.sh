@@ -6,7 +6,8 @@
 # then: scripts/serve_llm.sh --llama-server .venv/bin/llama-server --parallel 4, and llm_slots=4.
 # Takes about 15 minutes on 2 cores. Settings (environment variables):
 #   SDIST     llama-cpp-python's source tarball (default: downloaded from PyPI)
-#   CUDA=1    a CUDA build (needs nvcc), for CUDA_ARCH (default: native)
+#   CUDA=1    a CUDA build (needs nvcc), for CUDA_ARCH (default: native); CUDA_FA=0 leaves out the FlashAttention
+#             kernels (most of the CUDA compile time; serve with -fa off, as the in-process model runs)
 #   JOBS      parallel compile jobs (default: all cores)
 #   OUT       where the binary goes (default: .venv/bin/llama-server)
 # -mno-amx-int8: the AMX kernels crash on some Xeons (as in scripts/setup.sh). No libcurl: models are local files.
@@ -31,7 +32,10 @@ src="$work/llama_cpp_python-$VERSION/vendor/llama.cpp"
 [ -f "$src/tools/server/server.cpp" ] || { say "$SDIST has no tools/server (a slimmed copy?): use PyPI's sdist"; exit 1; }
 flags=(-DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
        -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF -DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8)
-[ "${CUDA:-0}" = 1 ] && flags+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCH:-native}")
+if [ "${CUDA:-0}" = 1 ]; then
+  flags+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCH:-native}")
+  [ "${CUDA_FA:-1}" = 0 ] && flags+=(-DGGML_CUDA_FA=OFF)
+fi
 log="$work/build.log"
 say "building llama-server from llama-cpp-python $VERSION's llama.cpp ($JOBS jobs)"
 started=$(date +%s)
