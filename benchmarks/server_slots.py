@@ -23,7 +23,6 @@ import datetime
 import json
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from load import free_port, stop  # noqa: E402 - this folder is on the path when run as a script
 
 
 def prompts(count: int, chars: int) -> list[str]:
@@ -100,11 +101,7 @@ def in_process(args, texts: list[str]) -> dict:
 
 
 def server(args, parallel: int, texts: list[str]) -> dict:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     log = Path(tempfile.mkstemp(prefix="llama-server-", suffix=".log")[1])
     process = subprocess.Popen(
         [args.llama_server, "-m", args.model, "--host", "127.0.0.1", "--port", str(port), "--parallel", str(parallel),
@@ -136,8 +133,7 @@ def server(args, parallel: int, texts: list[str]) -> dict:
 
         return drive(f"1 llama-server, {parallel} slots", one, args, texts)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        stop(process)
 
 
 def gpu_name() -> str | None:
