@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .asks import RELEASE_NOTE, asked_figures, asks_release, content_words, gives, giving_sentence, says_release, speaks_of_release
+from .coverage import fill_notes
 from .followup import condense, previous_turn, with_previous_papers
 from .evidence import ASKS_MANY, Source, best_sentence, render_sources, select_evidence, subjects
 from .guard import copies
@@ -354,7 +355,7 @@ def answer_stream(qa: PaperQA, question: str, k=None, year_from=None, year_to=No
     answer.raw_text = lead + generation.text
     answer.prompt_tokens, answer.completion_tokens = generation.prompt_tokens, generation.completion_tokens
     if generation.text.strip() and not generation.text.strip().lower().startswith(("cannot answer", "can't answer")):
-        finish(qa, answer, answer.raw_text, sources, question)
+        finish(qa, answer, answer.raw_text, sources, question, messages)
     answer.timings.update(
         ttft_ms=round(1000 * ((first_shown or time.perf_counter()) - started), 1),  # the decline check's prefill too
         llm_ttft_ms=round(generation.ttft_ms, 1),
@@ -371,9 +372,11 @@ def _their_say(qa: PaperQA, question: str, sources: list[Source], support: dict[
     return [with_markers(sentence, [source.key]) for source, sentence in zip(sources, said)]
 
 
-def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], question: str) -> None:
-    """Fill `answer` from the model's text: verified citations, dropped facts, and "not reported" when a figure
-    was asked for and no verified sentence gives one."""
+def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], question: str,
+           messages: list[dict[str, str]] | None = None) -> None:
+    """Fill `answer` from the model's text: verified citations, dropped facts, "not reported" when a figure
+    was asked for and no verified sentence gives one, and, given the answer's `messages`, the model's notes of
+    what is not reported checked against the cited sources (`coverage.py`)."""
     text, support, uncited, dropped = verify_citations(qa, raw, sources, question)
     answer.uncited_sentences, answer.dropped = uncited, dropped
     by_key = {source.key: source for source in sources}
@@ -387,6 +390,10 @@ def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], questio
         text = " ".join([*_their_say(qa, question, sources[:1], support), note]).strip()
     if ASKS_MANY.search(question):  # "what are the approaches …": every source the answer left out gets its say
         text = " ".join([text, *_their_say(qa, question, [s for s in sources if s.key not in support], support)])
+    if messages is not None:
+        text, fills = fill_notes(qa, messages, raw, question, text, support, sources, lambda s: bool(NOT_REPORTED.search(s)))
+        if fills:
+            answer.signals["notes_checked"] = fills
     answer.text = answer_asked_figures(question, text, support, sources)
     answer.answerable = True
     evidence = supporting_sentences(qa, support, by_key)
