@@ -91,3 +91,13 @@ def test_a_note_that_the_sources_are_not_about_a_topic_is_not_put_to_the_model(m
     answer = make_qa(llm).ask("Is there a tool that counts juvenile fish in tide pools, and does shade reduce coral "
                               "bleaching there?")
     assert llm.choices == [] and "does not report on coral bleaching" in answer.text
+
+
+def test_a_chosen_sentence_must_hold_the_kind_of_fact_the_note_misses():
+    from paperqa_local.coverage import gives_kind
+
+    question = "Does TideNet count fish in tide pools? The abstract does not report which camera it uses."
+    assert gives_kind("how many frames it was trained on", "TideNet was trained on 12,000 frames.", question)
+    assert not gives_kind("how many frames it was trained on", "TideNet was trained on frames from ReefCam.", question)
+    assert gives_kind("which camera it uses", "TideNet uses the ReefCam array.", question)
+    assert not gives_kind("which camera it uses", "TideNet counts fish in 3 pools.", question)

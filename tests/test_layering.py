@@ -24,7 +24,7 @@ FLOORS = {
     "ingest": 3, "retrieve": 3, "keyword_sync": 3,
     # answering's parts
     "evidence": 4, "support": 4, "guard": 4, "wording": 4, "asks": 4, "followup": 4,
-    "answer": 5, "judge": 5,
+    "answer": 5, "judge": 5, "coverage": 5,
     # the facade; "" is the package itself (`from paperqa_local import PaperQA` hands out the facade)
     "qa": 6, "": 6,
     # what users run
@@ -50,6 +50,7 @@ SIDEWAYS = {
     ("wording", "support"): "wording reads citation markers and short names",
     ("asks", "support"): "an asked figure is read like support reads figures and names",
     ("judge", "answer"): "claim checks reuse the answer's citation checks",
+    ("answer", "coverage"): "an answer's notes of what is not reported are checked against its cited sources",
     ("", "qa"): "the package hands out the facade",
     ("cli", "ui"): "`paperqa-local serve`",
     ("cli", "cli_papers"): "the parser hands ingest, stats, search and papers to their commands",
@@ -65,7 +66,7 @@ SIDEWAYS = {
 
 # Imports under `if TYPE_CHECKING:` run only in a type checker, never at run time; these may point up.
 # Answering takes the facade as its argument and names its type; it never imports it.
-TYPE_ONLY_UP = {("answer", "qa"), ("evidence", "qa"), ("judge", "qa"), ("followup", "qa")}
+TYPE_ONLY_UP = {("answer", "qa"), ("coverage", "qa"), ("evidence", "qa"), ("judge", "qa"), ("followup", "qa")}
 
 # sources/ is being reworked: its __init__ dispatches to the parsers, which import ParseResult back from it
 # (a circle within the package). Drop this once ParseResult lives in a module of its own.

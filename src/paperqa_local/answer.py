@@ -372,8 +372,7 @@ def _their_say(qa: PaperQA, question: str, sources: list[Source], support: dict[
     return [with_markers(sentence, [source.key]) for source, sentence in zip(sources, said)]
 
 
-def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], question: str,
-           messages: list[dict[str, str]] | None = None) -> None:
+def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], question: str, messages=None) -> None:
     """Fill `answer` from the model's text: verified citations, dropped facts, "not reported" when a figure
     was asked for and no verified sentence gives one, and, given the answer's `messages`, the model's notes of
     what is not reported checked against the cited sources (`coverage.py`)."""
@@ -390,10 +389,8 @@ def finish(qa: PaperQA, answer: Answer, raw: str, sources: list[Source], questio
         text = " ".join([*_their_say(qa, question, sources[:1], support), note]).strip()
     if ASKS_MANY.search(question):  # "what are the approaches …": every source the answer left out gets its say
         text = " ".join([text, *_their_say(qa, question, [s for s in sources if s.key not in support], support)])
-    if messages is not None:
-        text, fills = fill_notes(qa, messages, raw, question, text, support, sources, lambda s: bool(NOT_REPORTED.search(s)))
-        if fills:
-            answer.signals["notes_checked"] = fills
+    if messages is not None and (checked := fill_notes(qa, messages, raw, question, text, support, sources, NOT_REPORTED.search))[1]:
+        text, answer.signals["notes_checked"] = checked
     answer.text = answer_asked_figures(question, text, support, sources)
     answer.answerable = True
     evidence = supporting_sentences(qa, support, by_key)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .evidence import Source, clauses
+from .evidence import ASKS_FIGURE, Source, clauses
 from .support import figures, holds_name, names
 from .text import split_sentences
 from .wording import said_by, with_markers
@@ -48,6 +48,19 @@ def new_facts(sentence: str, known: str) -> list[str]:
     proper = [w for w in re.findall(r"(?<=\w )[A-Z][a-z]{2,}\b", sentence) if w.lower() not in known.lower()]  # Ascend
     return ([n for n in names(sentence) if not holds_name(n, known)] + proper
             + [f for f in figures(sentence) if f not in said])
+
+
+_ASKS_QUANTITY = re.compile(r"\b(number|percentage|share|fraction|how (much|many|far|long|large|big|fast)|by how)\b", re.I)
+
+
+def gives_kind(missing: str, sentence: str, known: str) -> bool:
+    """Does `sentence` hold the kind of fact `missing` asks for, new to `known` (the question and the note): a
+    figure for a quantity ("how many GPU-hours"), a name for anything else ("which sampler")? A sentence the
+    model chose that holds only the other kind answers something else (near-miss questions of the sixth
+    held-out set: "the number of checkpoints in the soup" answered with a sentence naming the method)."""
+    if ASKS_FIGURE.search(missing) or _ASKS_QUANTITY.search(missing):
+        return bool(set(figures(sentence)) - set(figures(known)))
+    return any(not holds_name(n, known) for n in names(sentence))
 
 
 def missing_part(note: str) -> str:
@@ -108,7 +121,7 @@ def fill_notes(qa: PaperQA, messages: list[dict[str, str]], raw: str, question: 
         best = 1 + int(np.argmax(scores[1:]))
         margin = float(scores[best] - scores[0])
         fills.append({"note": note, "asked": what, "margin": round(margin, 3), "sentence": pool[best - 1][2]})
-        if margin <= FILL_MARGIN:
+        if margin <= FILL_MARGIN or not gives_kind(what, pool[best - 1][2], f"{question} {note}"):
             continue
         _, source, sentence = pool[best - 1]
         sentence = said_by(source, sentence)
