@@ -24,6 +24,10 @@ sys.path.insert(0, str(ROOT / "src"))
 from paperqa_local.llm_base import LLM  # noqa: E402
 
 
+def key(question: str) -> str:
+    return " ".join(question.split())
+
+
 class ReplayLLM(LLM):
     """Replies with the recorded reply of the question in the prompt, and scores the decline as recorded."""
 
@@ -32,7 +36,7 @@ class ReplayLLM(LLM):
         self.name, self.recorded = name, recorded
 
     def _item(self, messages) -> dict:
-        asked = messages[-1]["content"].rsplit("uestion: ", 1)[-1].strip()
+        asked = key(messages[-1]["content"].rsplit("uestion: ", 1)[-1])
         if asked not in self.recorded:
             raise KeyError(f"no recorded reply for {asked[:80]!r}")
         return self.recorded[asked]
@@ -65,9 +69,9 @@ def main() -> None:
     opener = gzip.open if args.items.endswith(".gz") else open
     with opener(args.items, "rt", encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle if line.strip()]
-    recorded = {" ".join(row["question"].split()): row for row in rows}
+    recorded = {key(row["question"]): row for row in rows}
     items = [item for item in load_questions(Path(args.questions), "all") if item["kind"] != "followup"
-             and " ".join(item["question"].split()) in recorded]
+             and key(item["question"]) in recorded]
     llm = ReplayLLM(args.model_file, recorded)
     qa = PaperQA(data_dir=args.data_dir, collection="seeds", llm=llm, evidence_tokens=args.evidence_tokens)
     qa.ingest([PROJECT_ROOT / "seeds"])
@@ -76,13 +80,13 @@ def main() -> None:
         answer = qa.ask(item["question"])
         texts = qa.paper_texts([c.paper_id for c in answer.citations])
         row = score_item(item, answer, texts, None)
-        before = recorded[" ".join(item["question"].split())]
+        before = recorded[key(item["question"])]
         if args.changed and row["answer"] != before["answer"]:
             print(f"== {item['id']} {item['kind']} facts {before.get('facts_found')} -> {row.get('facts_found')} "
                   f"abstained {before.get('abstained')} -> {row.get('abstained')}\n  Q: {item['question']}\n"
                   f"  before: {before['answer']}\n  after:  {row['answer']}\n  unsupported: {row['unsupported_figures']}")
         replayed.append(row)
-    before_rows = [recorded[" ".join(item["question"].split())] for item in items]
+    before_rows = [recorded[key(item["question"])] for item in items]
     for label, group in (("recorded", before_rows), ("replayed", replayed)):
         summary = summarise(group)
         print(label, {key: summary[key] for key in ("questions", "right_paper_cited", "facts_mentioned", "false_declines",

@@ -44,10 +44,17 @@ def new_facts(sentence: str, known: str) -> list[str]:
     """The names and figures of `sentence` that `known` (the question and the answer) does not hold: what a
     sentence that answers a missing part brings. A sentence without any is not offered (on the fifth held-out
     set the model, offered such sentences, chose one for almost every note, off-corpus questions' included)."""
-    said = set(figures(known))
     proper = [w for w in re.findall(r"(?<=\w )[A-Z][a-z]{2,}\b", sentence) if w.lower() not in known.lower()]  # Ascend
-    return ([n for n in names(sentence) if not holds_name(n, known)] + proper
-            + [f for f in figures(sentence) if f not in said])
+    return _new_names(sentence, known) + proper + _new_figures(sentence, known)
+
+
+def _new_names(sentence: str, known: str) -> list[str]:
+    return [n for n in names(sentence) if not holds_name(n, known)]
+
+
+def _new_figures(sentence: str, known: str) -> list[str]:
+    said = set(figures(known))
+    return [f for f in figures(sentence) if f not in said]
 
 
 _ASKS_QUANTITY = re.compile(r"\b(number|percentage|share|fraction|how (much|many|far|long|large|big|fast)|by how)\b", re.I)
@@ -58,9 +65,8 @@ def gives_kind(missing: str, sentence: str, known: str) -> bool:
     figure for a quantity ("how many GPU-hours"), a name for anything else ("which sampler")? A sentence the
     model chose that holds only the other kind answers something else (near-miss questions of the sixth
     held-out set: "the number of checkpoints in the soup" answered with a sentence naming the method)."""
-    if ASKS_FIGURE.search(missing) or _ASKS_QUANTITY.search(missing):
-        return bool(set(figures(sentence)) - set(figures(known)))
-    return any(not holds_name(n, known) for n in names(sentence))
+    quantity = ASKS_FIGURE.search(missing) or _ASKS_QUANTITY.search(missing)
+    return bool(_new_figures(sentence, known) if quantity else _new_names(sentence, known))
 
 
 def missing_part(note: str) -> str:
@@ -98,13 +104,13 @@ def fill_notes(qa: PaperQA, messages: list[dict[str, str]], raw: str, question: 
     fills: list[dict] = []
     known = f"{question} {text}"
     for note, what, vector in zip(notes, asked, asked_vectors):
-        part = parts[int(np.argmax(part_vectors @ vector))]
+        part_vector = part_vectors[int(np.argmax(part_vectors @ vector))]  # the clause of the question it is about
         pool: list[tuple[float, Source, str]] = []
         for source in targets:
             body, body_vectors = source.all_sentences[1:], source.vectors[1:]
             if not body:
                 continue
-            score = np.maximum(body_vectors @ vector, body_vectors @ part_vectors[parts.index(part)])
+            score = np.maximum(body_vectors @ vector, body_vectors @ part_vector)
             for index in np.argsort(-score):
                 if len(said) and float((said_vectors @ body_vectors[index]).max()) >= DUPLICATE_SIMILARITY:
                     continue
