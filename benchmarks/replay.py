@@ -23,6 +23,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from paperqa_local.llm_base import LLM  # noqa: E402
 
+CHOICE_START = "Here are more sentences of the sources:"
+
 
 def key(question: str) -> str:
     return " ".join(question.split())
@@ -42,6 +44,18 @@ class ReplayLLM(LLM):
         return self.recorded[asked]
 
     def score_options(self, messages, options, prefix=""):
+        asked = messages[-1]["content"]
+        if asked.startswith(CHOICE_START):  # a note put back to the model (`coverage.py`): its recorded pick
+            item = self._item(messages[:-2])  # the answer's conversation, then its reply and the choice
+            for checked in item["signals"].get("notes_checked", []):
+                if f"tells {checked['asked']}?" in asked and f". {checked['sentence']}\n" in asked:
+                    listed = asked.split("\n")[1:1 + len(options) - 1]
+                    scores = [0.0] * len(options)
+                    for n, line in enumerate(listed, 1):
+                        if line == f"{n}. {checked['sentence']}":
+                            scores[n] = checked["margin"]
+                    return scores
+            return [0.0] * len(options)  # not recorded: "none of them" is not beaten
         return [self._item(messages)["signals"].get("decline_logprob", 0.0)] * len(options)
 
     def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None, prefix="", forbid_first=None):

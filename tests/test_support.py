@@ -52,10 +52,17 @@ def test_numbers_written_as_words_and_the_papers_year_count_as_given():
     assert check_sentence("Deoxys appeared in 2024.", [1], SOURCES).keys == [1]
 
 
-def test_a_name_in_no_source_marks_the_sentence_unsupported_unless_the_user_said_it():
+def test_a_name_in_no_retrieved_source_drops_the_sentence_unless_the_user_said_it():
     verdict = check_sentence("Deoxys is evaluated with BLEU.", [1], SOURCES)
-    assert verdict.unsupported and verdict.keys == []
+    assert (verdict.text, verdict.keys, verdict.invented) == ("", [], ["BLEU"])
     assert check_sentence("Deoxys is evaluated with BLEU.", [1], SOURCES, question="Is Deoxys measured by BLEU?").keys == [1]
+    guessed = check_sentence("Deoxys was tested on puzzles such as Sokoban and Tetris.", [1], SOURCES)
+    assert (guessed.text, guessed.invented) == ("", ["Sokoban", "Tetris"])
+
+
+def test_a_name_only_another_paper_holds_marks_a_sentence_about_this_one_unsupported():
+    verdict = check_sentence("Deoxys is evaluated on LLaMA-2.", [1], SOURCES)
+    assert verdict.unsupported and verdict.keys == [] and verdict.text and not verdict.invented
 
 
 def test_drop_clause_keeps_a_readable_sentence_or_nothing():
@@ -79,5 +86,5 @@ def test_a_sentence_about_one_paper_never_gets_another_papers_system():
                              "decoder [2].", [2], sources)
     assert verdict.text == "" and verdict.keys == [] and "SWIFT (another paper's" in verdict.dropped[0]
     assert check_sentence("SWIFT is a self-speculative decoder [2].", [2], sources).keys == [2]
-    verdict = check_sentence("Deoxys is evaluated with BLEU.", [1], sources)  # a name in no source: unsupported
-    assert verdict.unsupported and verdict.text
+    verdict = check_sentence("Deoxys is evaluated with BLEU.", [1], sources)  # a name in no source: the model's guess
+    assert verdict.text == "" and verdict.invented == ["BLEU"]

@@ -152,8 +152,7 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
     support: dict[int, list[str]] = {}
     uncited: list[str] = []
     dropped: list[str] = []
-    parts: list[str] = []
-    notes: list[str] = []
+    parts, notes, invented = [], [], []  # invented: the model's own names, held by no retrieved source
     seen: list[tuple[str, list[int]]] = []
     context = " ".join([question, *(texts[key].text for key in texts)])
     # a name the question gives and no source holds ("did it run on an H100?"): a sentence stating it is the
@@ -179,6 +178,7 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
             continue
         verdict = check_sentence(bare, keys, texts, question)
         dropped += verdict.dropped
+        invented += verdict.invented
         if not verdict.text:
             continue
         if len(verdict.keys) > 1:
@@ -203,6 +203,7 @@ def verify_citations(qa: PaperQA, raw: str, sources: list[Source], question: str
     asked = subjects(question)
     silent = [n for n in unknown if n in asked and not re.fullmatch(r"[\d.,]+-[a-z-]+", n)  # not "256-pixel"
               and not any(holds_name(n, part) for part in parts)]
+    silent = list(dict.fromkeys(silent + invented))  # the model's guesses: the sources are silent on them too
     if name and silent:
         listed = f"{', '.join(silent[:-1])} or {silent[-1]}" if len(silent) > 1 else silent[0]
         parts.append(f"The cited abstracts do not mention {listed}.")

@@ -89,6 +89,14 @@ def names(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+_PROPER = re.compile(r"(?<=[a-z,;:)] )([A-Z][a-z]{2,}(?:[ -][A-Z][a-z]+)*)")  # "… such as Sokoban", "… on Hugging Face"
+
+
+def proper_names(text: str) -> list[str]:
+    """Capitalised words inside a sentence ("puzzles such as Sokoban and Tetris"): names `names` does not see."""
+    return list(dict.fromkeys(_PROPER.findall(MARKER.sub(" ", text))))
+
+
 def _fold(text: str) -> str:
     return re.sub(r"[\s\-_]+", "", text.lower())
 
@@ -138,6 +146,7 @@ class Verdict:
     text: str  # the sentence, perhaps without a clause whose figure no cited source gives
     dropped: list[str] = field(default_factory=list)  # figures or names taken out, and why
     unsupported: bool = False  # no source it could cite holds its facts: shown uncited, never as cited
+    invented: list[str] = field(default_factory=list)  # names no retrieved source holds: the sentence is dropped
 
 
 def _clauses(sentence: str) -> list[str]:
@@ -179,9 +188,15 @@ def check_sentence(sentence: str, keys: list[int], sources: dict[int, SourceText
       instead (the fewest sources that hold them all);
     - a figure is in no source, or only in another paper's while the sentence names a cited paper's method
       (one paper's figure credited to another): drop the clause holding it, else the sentence;
-    - a name is in no source and not in the question: the sentence stays, marked unsupported.
+    - a name is only in sources it may not cite: the sentence stays, marked unsupported;
+    - a name is in no retrieved source and not in the question ("… puzzles such as Sokoban and Tetris"): the
+      model's guess; the sentence is dropped and `invented` names them.
     Names the user wrote in the question and no retrieved source holds count as given.
     """
+    guessed = [n for n in proper_names(sentence)
+               if not holds_name(n, question) and not any(holds_name(n, s.text) for s in sources.values())]
+    if guessed:  # capitalised names of the model's own: "… games such as Sokoban, Tetris and Minesweeper"
+        return Verdict([], "", [f"{n} (in no retrieved source)" for n in guessed], invented=guessed)
     # a percentage, a ratio or a figure with decimals ("1.00") is never supported by a number written as a word
     unit = {value for value, precise in with_units(sentence) if precise}
     values = list(dict.fromkeys(figures(sentence)))
@@ -238,6 +253,9 @@ def check_sentence(sentence: str, keys: list[int], sources: dict[int, SourceText
     bad_figures = [v for kind, v in missing if kind == "figure"]
     if bad_figures:
         return _cut(sentence, bad_figures, keys, sources, question)
+    invented = [n for kind, n in missing if not elsewhere[(kind, n)]]
+    if invented:
+        return Verdict([], "", [f"{n} (in no retrieved source)" for n in invented], invented=invented)
     verdict.unsupported = True
     verdict.keys = []
     verdict.dropped = [f"{n} (in no cited source)" for kind, n in missing]
