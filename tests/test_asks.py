@@ -101,6 +101,27 @@ def test_which_models_and_which_base_model_are_asked_to_be_named():
     assert not gives(datasets, "Compare2Score used nine IQA datasets [1].", datasets_question, "Compare2Score")
 
 
+def test_which_sampler_or_algorithm_is_given_by_a_new_name_anywhere_in_the_sentence():
+    from paperqa_local.asks import giving_sentence
+    from paperqa_local.evidence import Source
+    from paperqa_local.types import SearchHit
+
+    question = "Which deterministic sampler does its what-if procedure build on?"
+    sampler, = asked_figures(question)
+    assert sampler.named and sampler.loose
+    assert gives(sampler, "They propose a DDIM-based counterfactual procedure [1].", question)
+    assert gives(asked_figures("What grouping algorithm does it rely on?")[0], "It groups keys offline with K-means clustering [1].")
+    assert not gives(sampler, "Its counterfactual procedure is deterministic [1].", question)
+    title = "ORBIT: An Object Property Reasoning Benchmark"  # the paper's own name answers no "which VLM"
+    vlm, = asked_figures("Which VLM came first on the count-based benchmark?")
+    assert not gives(vlm, "ORBIT finds the best-performing model reaches only 40% accuracy [1].", title=title)
+    # a source's sentence must name it beside the asked thing, as for any named ask
+    sentences = ["It is trained on CelebA with a Transformer backbone.", "A deterministic DDIM sampler drives its what-if procedure."]
+    title = "Causal Diffusion Autoencoders"
+    source = Source(1, SearchHit("p1", title, 1.0, " ".join(sentences)), sentences, np.zeros((3, 2)), 0.5, [title, *sentences])
+    assert giving_sentence(sampler, question, [source])[1] == sentences[1]
+
+
 def test_a_parameter_count_is_given_only_by_a_number_of_parameters():
     count, = asked_figures("What is the parameter count of the SILO language model?")
     assert count.label == "the parameter count"

@@ -13,7 +13,7 @@ A sentence gives an asked figure when one of its numbers stands next to the aske
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .support import MARKER, holds_name, names
 
@@ -42,7 +42,12 @@ _METRICS = {
 _NAMED_THINGS = (r"datasets?|benchmarks?|corpora|corpus|cities|city|countries|country|languages|baselines|robots?|"
                  r"simulators?|hospitals?|companies|species|organisms?|institutions|universities|llms?|models|"
                  r"language models|base models?|model families|puzzles|engines|backbones?|licen[cs]es?|features|"
-                 r"modalit(?:y|ies)|embodiments?|bodies")
+                 r"modalit(?:y|ies)|embodiments?|bodies|algorithms?|detectors?|checkpoints?|games|suites?|vlms?|"
+                 r"samplers?|optimi[sz]ers?|encoders?|tokeni[sz]ers?|metrics?|architectures?")
+# of those, things an answer names in its own words, not beside the word ("a DDIM-based procedure" for "which
+# sampler", "K-means clustering" for "which grouping algorithm"): any new name in a sentence gives them
+_LOOSE_THINGS = re.compile(r"(algorithm|detector|checkpoint|game|suite|vlm|sampler|optimi[sz]er|encoder|tokeni[sz]er|"
+                           r"metric|architecture)s?", re.I)
 # words between "which" and the asked thing that make it the question's subject, not what it asks to be named
 # ("what does the model …", "which of these tasks …")
 _NOT_ASKED = {"does", "do", "did", "can", "could", "would", "should", "of", "has", "have"}
@@ -85,6 +90,7 @@ class Ask:
     words: tuple[str, ...]  # lower-case stems; a number next to one of them gives the figure
     units: tuple[str, ...] = ()  # a number written with one of these gives it too ("48%", "4.1×")
     named: bool = False  # asks for a name (which dataset), not a figure
+    loose: bool = False  # … that any new name in a sentence gives, wherever it stands
 
     def named_in(self, sentence: str) -> bool:
         """Does `sentence` speak of this asked thing? ("… does not report how much faster …": the speedup)"""
@@ -148,7 +154,7 @@ def asked_figures(question: str) -> list[Ask]:
         said = m.group(3) if re.search(r"[A-Z]{2}", m.group(3)) else noun  # "which LLMs were used"
         label = "the licence" if noun.startswith("licen") else f"which {said} {'were' if plural else 'was'} used"
         words = ("bodie", "embodim") if noun.startswith(("bodies", "embodiment")) else (_stem(noun)[:7],)
-        asks.append(Ask(label, words, named=True))
+        asks.append(Ask(label, words, named=True, loose=bool(_LOOSE_THINGS.fullmatch(noun))))
     if asks or re.search(r"\b(what|which|how|report|get|reach|achieve)\b", text, re.I):
         for m in _METRIC.finditer(text):
             name = m.group(1).lower()
@@ -208,9 +214,11 @@ def gives(ask: Ask, sentence: str, question: str = "", title: str = "", spelled:
     text = MARKER.sub(" ", sentence)
     if ask.named:  # a new name next to the asked thing: "… on the SG-FRONT dataset", "cities: Beijing, Shanghai"
         words = re.findall(r"[\w.+-]+", text)
-        proper = {w for w in words[1:] if re.fullmatch(r"[A-Z][a-z]{2,}", w)}  # Beijing, English
+        proper = {w for w in words[1:] if re.fullmatch(r"[A-Z][a-z]{2,}|[A-Z]-[a-z]+", w)}  # Beijing, English, K-means
         new = {name for name in {*names(text), *proper}
                if not holds_name(name, f"{question} {title}") and name.lower() not in initials(question)}
+        if ask.loose:
+            return bool(new)
         at = [i for i, w in enumerate(words) for stem in ask.words if _names(w.lower(), stem)]
         return any(any(holds_name(name, w) and len(w) < len(name) + 4 for name in new)
                    for i in at for w in words[max(0, i - NAME_BEFORE): i + NAME_AFTER + 1])
@@ -237,6 +245,7 @@ def giving_sentence(ask: Ask, question: str, sources: list) -> tuple[object, str
     sentences the one sharing most words with the question, a figure in digits before one in words: "2.35x more
     throughput with the same cost and power budgets" for "… how much more throughput at equal cost and power?"."""
     asked = content_words(question)
+    ask = replace(ask, loose=False)  # a source's sentence gives a name beside the asked thing, not anywhere
     for source in sources:
         for spelled in (False, True):
             found = [s for s in source.all_sentences[1:] if gives(ask, s, question, source.hit.title, spelled)]
