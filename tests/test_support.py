@@ -76,6 +76,10 @@ def test_a_number_written_as_a_word_supports_only_a_plain_count():
     assert check_sentence("OneWay reaches an FID of 1.00.", [1], sources).text == ""  # "one-step" is no figure
     assert check_sentence("OneWay uses 2% of its encoders.", [1], sources).text == ""
     assert check_sentence("OneWay is 1 model.", [1], sources).text == ""  # nor does "one" support a plain 1
+    # … and only a count of the same things: "nine IQA datasets" is no "9 reference pictures"
+    sources = {1: SourceText(1, "Compare2Score. Experiments on nine IQA datasets validate it.", 2024, "Compare2Score")}
+    assert check_sentence("Compare2Score is tested on 9 IQA datasets.", [1], sources).keys == [1]
+    assert check_sentence("It scores against 9 reference pictures at test time.", [1], sources).text == ""
 
 
 def test_a_sentence_about_one_paper_never_gets_another_papers_system():

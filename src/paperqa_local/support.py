@@ -57,10 +57,32 @@ def with_units(text: str) -> list[tuple[str, bool]]:
     return [(_value(m.group(1)), bool(m.group(2)) or "." in m.group(1)) for m in _FIGURE.finditer(text)]
 
 
-def word_values(text: str) -> set[str]:
-    """Numbers a source writes as words ("two" → 2): they support a bare count, never a percentage, a ratio or
-    a figure with decimals; "zero" and "one" support nothing ("one-step" is not a figure)."""
-    return {_WORD_NUMBERS[m.group(1).lower()] for m in _WORD_NUMBER.finditer(text)} - {"0", "1"}
+_GLUE = {"of", "the", "a", "an", "and", "or", "in", "on", "to", "for", "with", "than", "more", "different", "distinct"}
+
+
+def _counted(words: list[str]) -> set[str]:
+    """What a count counts: the stems of the (up to three) words after it, "of", "the" … left out."""
+    words = [w.strip(".") for w in words[:3]]
+    return {w.lower()[:5] for w in words if re.fullmatch(r"[A-Za-z][\w-]*", w) and w.lower() not in _GLUE}
+
+
+def word_counts(text: str) -> dict[str, set[str]]:
+    """Numbers a source writes as words, with what each counts ("nine IQA datasets" → {"9": {"iqa", "datas"}}):
+    they support a bare count of the same things, never a percentage, a ratio or a figure with decimals; "zero"
+    and "one" support nothing ("one-step" is not a figure)."""
+    tokens = re.findall(r"[\w.%×-]+", text)
+    counts: dict[str, set[str]] = {}
+    for i, token in enumerate(tokens):
+        value = _WORD_NUMBERS.get(token.lower())
+        if value and value not in ("0", "1"):
+            counts.setdefault(value, set()).update(_counted(tokens[i + 1:]))
+    return counts
+
+
+def counted_in(text: str, value: str) -> set[str]:
+    """What `value`, a figure of `text` in digits, counts there ("9 reference pictures" → {"refer", "pictu"})."""
+    tokens = re.findall(r"[\w.%×-]+", text)
+    return {w for i, token in enumerate(tokens) if value in figures(token) for w in _counted(tokens[i + 1:])}
 
 
 def source_values(text: str) -> set[str]:
@@ -121,11 +143,11 @@ class SourceText:
     label: str | None = None  # the short name of its method, from the title ("Deoxys"), when it has one
     title: str = ""
     values: set[str] = field(default_factory=set)
-    words: set[str] = field(default_factory=set)
+    words: dict[str, set[str]] = field(default_factory=dict)  # counts written as words, with what they count
 
     def __post_init__(self):
         self.values = source_values(self.text)
-        self.words = word_values(self.text)
+        self.words = word_counts(self.text)
         if self.year:
             self.values.add(str(self.year))
 
@@ -207,7 +229,9 @@ def check_sentence(sentence: str, keys: list[int], sources: dict[int, SourceText
         return Verdict(keys, sentence)
 
     def gives(source: SourceText, value: str) -> bool:
-        return value in source.values or (value not in unit and value in source.words)
+        # "nine IQA datasets" supports "9 datasets", never "9 reference pictures"
+        return value in source.values or (value not in unit and value in source.words
+                                          and bool(source.words[value] & counted_in(sentence, value)))
 
     def holds(source: SourceText, fact: tuple[str, str]) -> bool:
         kind, value = fact
