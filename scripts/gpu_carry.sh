@@ -89,7 +89,8 @@ EOF
 
 # 6. for the quality evals (scripts/gpu_eval.sh): SciFact claims and PubMedQA in .gpu/evaldata, and the real 1.5B
 #    in pieces that each fit one call: the first (34 MB) beside .gpu/wheels and .gpu/evaldata's eval files, then
-#    .gpu/w/dNN/q15.NN (62 MB each), appended in order on the device (sha256 checked there at the end)
+#    .gpu/w/dNN/q15.NN (57 MB each: with the working tree, 5 MB, under the 64 MiB a call takes), appended in order
+#    on the device (sha256 checked there at the end)
 if [ -f models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf ] && [ ! -f "$GPU/evaldata/q15.00" ]; then
   mkdir -p "$GPU/evaldata/eval/scifact" "$GPU/evaldata/eval/pubmedqa" "$GPU/w"
   cp ../shared/eval/scifact/claims_*.jsonl ../shared/eval/scifact/LICENSE* "$GPU/evaldata/eval/scifact/"
@@ -97,7 +98,7 @@ if [ -f models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf ] && [ ! -f "$GPU/evaldat
   cp ../shared/eval/pubmedqa/test_ground_truth.json ../shared/eval/pubmedqa/LICENSE* "$GPU/evaldata/eval/pubmedqa/"
   model=models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
   head -c 34000000 "$model" > "$GPU/evaldata/q15.00"
-  tail -c +34000001 "$model" | split -b 62000000 -d -a 2 - "$GPU/w/q15."
+  tail -c +34000001 "$model" | split -b 57000000 -d -a 2 - "$GPU/w/q15."
   for f in "$GPU"/w/q15.*; do mkdir -p "$GPU/w/d${f##*.}"; mv "$f" "$GPU/w/d${f##*.}/"; done
   say "weights: .gpu/evaldata/q15.00 and $(ls "$GPU/w" | wc -l) pieces in .gpu/w"
 fi
