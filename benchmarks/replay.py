@@ -1,6 +1,7 @@
 """What the answer pipeline's checks and completions after writing do to answers already written, without the
-model: each recorded answer of an eval run (its `raw` reply and decline log-probability, from `eval qa --out`) is
-fed back through today's code, and scored as `eval qa` scores it (no citation judge).
+model: each recorded answer of an eval run (its `raw` reply, decline log-probability and the choices of its
+note checks, from `eval qa --out`) is fed back through today's code, and scored as `eval qa` scores it (no
+citation judge).
 
 Only what comes after the model is measured: retrieval and evidence must choose the sources the recording read
 (same seeds, same evidence budget: 260 tokens for CPU recordings, whole abstracts for GPU ones), else the reply
@@ -21,9 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from paperqa_local.coverage import CHOICE_HEAD  # noqa: E402
 from paperqa_local.llm_base import LLM  # noqa: E402
-
-CHOICE_START = "Here are more sentences of the sources:"
 
 
 def key(question: str) -> str:
@@ -45,17 +45,16 @@ class ReplayLLM(LLM):
 
     def score_options(self, messages, options, prefix=""):
         asked = messages[-1]["content"]
-        if asked.startswith(CHOICE_START):  # a note put back to the model (`coverage.py`): its recorded pick
+        if asked.startswith(CHOICE_HEAD):  # a note put back to the model (`coverage.py`): its recorded pick
             item = self._item(messages[:-2])  # the answer's conversation, then its reply and the choice
+            lines = asked.split("\n")
+            scores = [0.0] * len(options)  # not recorded: "none of them" is not beaten
             for checked in item["signals"].get("notes_checked", []):
-                if f"tells {checked['asked']}?" in asked and f". {checked['sentence']}\n" in asked:
-                    listed = asked.split("\n")[1:1 + len(options) - 1]
-                    scores = [0.0] * len(options)
-                    for n, line in enumerate(listed, 1):
-                        if line == f"{n}. {checked['sentence']}":
-                            scores[n] = checked["margin"]
-                    return scores
-            return [0.0] * len(options)  # not recorded: "none of them" is not beaten
+                picked = [n for n in range(1, len(options)) if f"{n}. {checked['sentence']}" in lines]
+                if f"tells {checked['asked']}?" in asked and picked:
+                    scores[picked[0]] = checked["margin"]
+                    break
+            return scores
         return [self._item(messages)["signals"].get("decline_logprob", 0.0)] * len(options)
 
     def stream_chat(self, messages, generation, max_tokens=256, temperature=0.0, stop=None, prefix="", forbid_first=None):

@@ -116,7 +116,7 @@ def test_which_sampler_or_algorithm_is_given_by_a_new_name_anywhere_in_the_sente
     vlm, = asked_figures("Which VLM came first on the count-based benchmark?")
     assert not gives(vlm, "ORBIT finds the best-performing model reaches only 40% accuracy [1].", title=title)
     # a source's sentence must name it beside the asked thing, as for any named ask
-    sentences = ["It is trained on CelebA with a Transformer backbone.", "A deterministic DDIM sampler drives its what-if procedure."]
+    sentences = ["Its what-if procedure builds on CelebA-trained Transformer features.", "A deterministic DDIM sampler drives it."]
     title = "Causal Diffusion Autoencoders"
     source = Source(1, SearchHit("p1", title, 1.0, " ".join(sentences)), sentences, np.zeros((3, 2)), 0.5, [title, *sentences])
     assert giving_sentence(sampler, question, [source])[1] == sentences[1]

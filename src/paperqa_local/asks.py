@@ -39,15 +39,14 @@ _METRICS = {
 }
 # things a "which …" question asks to be named ("which cities was it evaluated on"): a sentence naming none of
 # them has not answered it, and the paper's own method is never one of them
+# of those, things an answer names in its own words, not beside the word ("a DDIM-based procedure" for "which
+# sampler", "K-means clustering" for "which grouping algorithm"): any new name in a sentence gives them
+_LOOSE_THINGS = (r"algorithms?|detectors?|checkpoints?|games|suites?|vlms?|samplers?|optimi[sz]ers?|encoders?|"
+                 r"tokeni[sz]ers?|metrics?|architectures?")
 _NAMED_THINGS = (r"datasets?|benchmarks?|corpora|corpus|cities|city|countries|country|languages|baselines|robots?|"
                  r"simulators?|hospitals?|companies|species|organisms?|institutions|universities|llms?|models|"
                  r"language models|base models?|model families|puzzles|engines|backbones?|licen[cs]es?|features|"
-                 r"modalit(?:y|ies)|embodiments?|bodies|algorithms?|detectors?|checkpoints?|games|suites?|vlms?|"
-                 r"samplers?|optimi[sz]ers?|encoders?|tokeni[sz]ers?|metrics?|architectures?")
-# of those, things an answer names in its own words, not beside the word ("a DDIM-based procedure" for "which
-# sampler", "K-means clustering" for "which grouping algorithm"): any new name in a sentence gives them
-_LOOSE_THINGS = re.compile(r"(algorithm|detector|checkpoint|game|suite|vlm|sampler|optimi[sz]er|encoder|tokeni[sz]er|"
-                           r"metric|architecture)s?", re.I)
+                 r"modalit(?:y|ies)|embodiments?|bodies|" + _LOOSE_THINGS)
 # words between "which" and the asked thing that make it the question's subject, not what it asks to be named
 # ("what does the model …", "which of these tasks …")
 _NOT_ASKED = {"does", "do", "did", "can", "could", "would", "should", "of", "has", "have"}
@@ -154,7 +153,7 @@ def asked_figures(question: str) -> list[Ask]:
         said = m.group(3) if re.search(r"[A-Z]{2}", m.group(3)) else noun  # "which LLMs were used"
         label = "the licence" if noun.startswith("licen") else f"which {said} {'were' if plural else 'was'} used"
         words = ("bodie", "embodim") if noun.startswith(("bodies", "embodiment")) else (_stem(noun)[:7],)
-        asks.append(Ask(label, words, named=True, loose=bool(_LOOSE_THINGS.fullmatch(noun))))
+        asks.append(Ask(label, words, named=True, loose=bool(re.fullmatch(_LOOSE_THINGS, noun))))
     if asks or re.search(r"\b(what|which|how|report|get|reach|achieve)\b", text, re.I):
         for m in _METRIC.finditer(text):
             name = m.group(1).lower()

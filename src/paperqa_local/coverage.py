@@ -77,9 +77,12 @@ def missing_part(note: str) -> str:
     return rest.strip().rstrip(".") or note
 
 
+CHOICE_HEAD = "Here are more sentences of the sources:"
+
+
 def choice_prompt(asked: str, sentences: list[str]) -> str:
     listed = "\n".join(f"{n}. {sentence}" for n, sentence in enumerate(sentences, 1))
-    return (f"Here are more sentences of the sources:\n{listed}\n0. None of them.\n\n"
+    return (f"{CHOICE_HEAD}\n{listed}\n0. None of them.\n\n"
             f"Which one of them tells {asked}? Reply with its number only.")
 
 

@@ -20,7 +20,6 @@ _RANGE = re.compile(r"(\d(?:\.\d+)?)\s*([x×%]?)\s*[-–~]\s*(?=\d)")  # 1.3x-1.
 _WORD_NUMBERS = {w: str(n) for n, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
-_WORD_NUMBER = re.compile(r"\b(" + "|".join(_WORD_NUMBERS) + r")\b", re.I)
 _MULTIPLIERS = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 # a name: a word with a capital after its first letter (LoRA, TokenFLEX, BLEU), or letters and digits joined
 # (GPT-4, H2O, Llama-2-7B, 7B), or a number joined to a word (6-DoF, 8-GPU, 4-bit: a figure a source must give)
@@ -218,7 +217,7 @@ def check_sentence(sentence: str, keys: list[int], sources: dict[int, SourceText
     guessed = [n for n in proper_names(sentence)
                if not holds_name(n, question) and not any(holds_name(n, s.text) for s in sources.values())]
     if guessed:  # capitalised names of the model's own: "… games such as Sokoban, Tetris and Minesweeper"
-        return Verdict([], "", [f"{n} (in no retrieved source)" for n in guessed], invented=guessed)
+        return _guessed(guessed)
     # a percentage, a ratio or a figure with decimals ("1.00") is never supported by a number written as a word
     unit = {value for value, precise in with_units(sentence) if precise}
     values = list(dict.fromkeys(figures(sentence)))
@@ -279,11 +278,16 @@ def check_sentence(sentence: str, keys: list[int], sources: dict[int, SourceText
         return _cut(sentence, bad_figures, keys, sources, question)
     invented = [n for kind, n in missing if not elsewhere[(kind, n)]]
     if invented:
-        return Verdict([], "", [f"{n} (in no retrieved source)" for n in invented], invented=invented)
+        return _guessed(invented)
     verdict.unsupported = True
     verdict.keys = []
     verdict.dropped = [f"{n} (in no cited source)" for kind, n in missing]
     return verdict
+
+
+def _guessed(invented: list[str]) -> Verdict:
+    """A sentence stating names no retrieved source holds: dropped, the names kept for the answer's note."""
+    return Verdict([], "", [f"{n} (in no retrieved source)" for n in invented], invented=invented)
 
 
 def _subject(sentence: str, sources: dict[int, SourceText]) -> SourceText | None:
